@@ -1,0 +1,164 @@
+"""Opening the library database: SQLite with sqlite-vec, WAL, and numbered migrations."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlite_vec
+
+
+class DatabaseError(Exception):
+    """A known problem with the library file, shown to the user as a message."""
+
+
+def _stdlib_can_load_extensions() -> bool:
+    return hasattr(sqlite3.Connection, "enable_load_extension")
+
+
+def sqlite_module() -> Any:
+    """The DB-API module to use: Python's own `sqlite3`, or `sqlean` where it cannot load
+    extensions (pyenv builds, python.org's macOS builds)."""
+    if _stdlib_can_load_extensions():
+        return sqlite3
+    import sqlean
+
+    return sqlean
+
+
+def sqlite_backend_name() -> str:
+    module = sqlite_module()
+    return f"{module.__name__} (SQLite {module.sqlite_version})"
+
+
+MIGRATIONS: list[str] = [
+    # 1: the first schema. Vectors live in `photo_vectors`, created when the model is known.
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE folders (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,
+        auto_tag INTEGER NOT NULL DEFAULT 1,
+        polling INTEGER NOT NULL DEFAULT 0,
+        added_at REAL NOT NULL DEFAULT (unixepoch('subsec'))
+    );
+    CREATE TABLE photos (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,
+        folder_id INTEGER REFERENCES folders(id) ON DELETE CASCADE,
+        size INTEGER,
+        mtime REAL,
+        content_hash TEXT,
+        width INTEGER,
+        height INTEGER,
+        taken_at TEXT,
+        camera TEXT,
+        status TEXT NOT NULL DEFAULT 'pending'
+            CHECK (status IN ('pending', 'indexed', 'skipped')),
+        reason TEXT,
+        indexed_at REAL
+    );
+    CREATE INDEX photos_by_hash ON photos(content_hash);
+    CREATE INDEX photos_by_folder ON photos(folder_id);
+    CREATE INDEX photos_by_status ON photos(status);
+    CREATE TABLE labels (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        tag TEXT NOT NULL,
+        template TEXT NOT NULL DEFAULT 'this is a photo of {label}.',
+        threshold REAL,
+        vector BLOB,
+        vector_model TEXT
+    );
+    CREATE INDEX labels_by_tag ON labels(tag);
+    CREATE TABLE folder_labels (
+        folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+        tag TEXT NOT NULL,
+        PRIMARY KEY (folder_id, tag)
+    );
+    CREATE TABLE tags (
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        tag TEXT NOT NULL,
+        score REAL,
+        source TEXT NOT NULL CHECK (source IN ('auto', 'manual')),
+        rejected INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (photo_id, tag)
+    );
+    CREATE INDEX tags_by_tag ON tags(tag);
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _migrate(conn: Any, path: Path) -> None:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise DatabaseError(
+            f"The library {path} was written by a newer photo-tagger (schema {version}, this "
+            f"version knows {SCHEMA_VERSION}). Update photo-tagger to open it."
+        )
+    for number in range(version, SCHEMA_VERSION):
+        # Each migration and its version bump commit together, so a crash never half-applies.
+        conn.executescript(
+            f"BEGIN IMMEDIATE; {MIGRATIONS[number]}; PRAGMA user_version = {number + 1}; COMMIT;"
+        )
+
+
+def connect(path: Path) -> Any:
+    """Open (creating if needed) the library at `path` with sqlite-vec loaded.
+
+    One connection per thread: callers never share a connection across threads.
+    """
+    module = sqlite_module()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        conn = module.connect(str(path), timeout=30, isolation_level=None,
+                              check_same_thread=True)
+    except module.Error as exc:
+        raise DatabaseError(f"Cannot open the library {path}: {exc}") from exc
+    try:
+        conn.enable_load_extension(True)
+        sqlite_vec.load(conn)
+        conn.enable_load_extension(False)
+    except (AttributeError, module.Error) as exc:
+        conn.close()
+        raise DatabaseError(f"Cannot load the sqlite-vec extension: {exc}") from exc
+    conn.execute("PRAGMA busy_timeout = 30000")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    try:
+        _migrate(conn, path)
+    except module.DatabaseError as exc:
+        conn.close()
+        raise DatabaseError(f"The library {path} is not a photo-tagger database: {exc}") from exc
+    except DatabaseError:
+        conn.close()
+        raise
+    return conn
+
+
+@contextlib.contextmanager
+def transaction(conn: Any) -> Iterator[Any]:
+    """A short write transaction; nests as a savepoint when one is already open."""
+    if conn.in_transaction:
+        conn.execute("SAVEPOINT nested")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK TO nested")
+            conn.execute("RELEASE nested")
+            raise
+        conn.execute("RELEASE nested")
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

@@ -1,0 +1,224 @@
+"""SigLIP 2 image and text embeddings. The only module that imports torch and
+transformers, and only inside functions, so a window can appear before the model loads."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from photo_tagger.config import DEMO_MODEL_NAME
+from photo_tagger.paths import demo_model_dir
+
+TEXT_MAX_LENGTH = 64
+_MODEL_FILES = ["*.json", "*.safetensors", "*.model", "*.txt"]
+
+# (downloaded bytes, total bytes) while a model is fetched from the hub.
+DownloadProgress = Callable[[int, int], None]
+
+
+class ModelUnavailable(Exception):
+    """The model is neither on disk nor downloadable; the message says what to do."""
+
+
+def _unavailable_message(model_id: str, detail: str) -> str:
+    return (
+        f"The model '{model_id}' is not on this computer and could not be downloaded "
+        f"({detail}). Connect to the internet and run `photo-tagger doctor --download` "
+        f"once, or download it elsewhere and point --model (or PHOTO_TAGGER_MODEL) at the "
+        f"folder that holds its config.json and model.safetensors; "
+        f"'--model {DEMO_MODEL_NAME}' runs the small offline demo model."
+    )
+
+
+def _download_progress_class(progress: DownloadProgress) -> type:
+    """A tqdm class that reports the total bytes of all files to `progress`."""
+    from tqdm.auto import tqdm
+
+    totals = {"done": 0, "total": 0}
+    lock = threading.Lock()
+
+    class _Reporter(tqdm):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["disable"] = True
+            super().__init__(*args, **kwargs)
+            if kwargs.get("unit") == "B" and self.total:
+                with lock:
+                    totals["total"] += int(self.total)
+                    progress(totals["done"], totals["total"])
+
+        def update(self, n: float | None = 1) -> bool | None:
+            if self.unit == "B" and n:
+                with lock:
+                    totals["done"] += int(n)
+                    progress(totals["done"], totals["total"])
+            return super().update(n)
+
+    return _Reporter
+
+
+def resolve_model_source(model_id: str, progress: DownloadProgress | None = None) -> Path:
+    """The local folder holding `model_id`: the demo model, a folder, or a hub snapshot
+    (downloaded with progress when not cached and the network allows)."""
+    if model_id == DEMO_MODEL_NAME:
+        folder = demo_model_dir()
+        if not (folder / "config.json").exists():
+            raise ModelUnavailable(f"The demo model is missing from {folder}.")
+        return folder
+    candidate = Path(model_id).expanduser()
+    if candidate.is_dir():
+        if not (candidate / "config.json").exists():
+            raise ModelUnavailable(
+                f"The folder {candidate} does not hold a model (no config.json). Point "
+                "--model at the folder that holds config.json and model.safetensors.")
+        return candidate.resolve()
+    looks_like_path = model_id.startswith((".", "/", "~")) or "\\" in model_id \
+        or model_id.count("/") != 1
+    if looks_like_path:
+        raise ModelUnavailable(f"The model folder {model_id} does not exist.")
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(model_id, allow_patterns=_MODEL_FILES,
+                                      local_files_only=True))
+    except Exception:  # not cached: try the network below
+        pass
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
+        raise ModelUnavailable(_unavailable_message(model_id, "offline mode is on"))
+    try:
+        kwargs: dict[str, Any] = {"allow_patterns": _MODEL_FILES}
+        if progress is not None:
+            kwargs["tqdm_class"] = _download_progress_class(progress)
+        return Path(snapshot_download(model_id, **kwargs))
+    except Exception as exc:  # network, DNS, missing repo: all end in the same advice
+        detail = type(exc).__name__
+        raise ModelUnavailable(_unavailable_message(model_id, f"no connection: {detail}")) \
+            from exc
+
+
+class Embedder:
+    """A loaded SigLIP 2 model: images and texts to L2-normalised float32 vectors.
+
+    Use from one thread at a time (the indexing service owns it).
+    """
+
+    def __init__(self, model: Any, processor: Any, model_id: str, device: str) -> None:
+        import torch
+
+        self._torch = torch
+        self.model = model
+        self.processor = processor
+        self.model_id = model_id
+        self.device = device
+        self.is_naflex = type(model).__name__ == "Siglip2Model"
+        vision = model.config.vision_config
+        self.max_num_patches = getattr(vision, "num_patches", None) if self.is_naflex else None
+        self.image_size: int | None = None if self.is_naflex else int(vision.image_size)
+        self.dim = int(model.config.text_config.projection_size
+                       if getattr(model.config.text_config, "projection_size", None)
+                       else model.config.text_config.hidden_size)
+        self.logit_scale = float(model.logit_scale.detach().exp().item())
+        self.logit_bias = float(model.logit_bias.detach().item())
+        self._text_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    @classmethod
+    def load(cls, model_id: str, *, device: str | None = None, threads: int | None = None,
+             progress: DownloadProgress | None = None) -> Embedder:
+        """Load `model_id` (hub id, local folder, or 'demo:shapes'); safetensors only, never
+        remote code. Raises ModelUnavailable with advice when it cannot be had."""
+        source = resolve_model_source(model_id, progress)
+        import torch
+        from transformers import AutoModel, AutoProcessor
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        if threads:
+            torch.set_num_threads(threads)
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        try:
+            model = AutoModel.from_pretrained(source, use_safetensors=True,
+                                              trust_remote_code=False)
+            processor = AutoProcessor.from_pretrained(source, trust_remote_code=False)
+        except (OSError, ValueError) as exc:
+            raise ModelUnavailable(
+                f"The model at {source} could not be loaded ({exc}). It must be a SigLIP 2 "
+                "checkpoint saved with safetensors.") from exc
+        if not hasattr(model, "get_image_features") or not hasattr(model, "logit_bias"):
+            raise ModelUnavailable(f"{model_id} is not a SigLIP / SigLIP 2 model.")
+        model.eval().to(device)
+        recorded = model_id if model_id == DEMO_MODEL_NAME or not Path(model_id).is_dir() \
+            else str(source)
+        return cls(model, processor, recorded, device)
+
+    # -- images -------------------------------------------------------------------------
+    def preprocess(self, images: Sequence[Image.Image]) -> dict[str, Any]:
+        """Pixel tensors for `images`; safe to run in decode threads ahead of the model."""
+        kwargs: dict[str, Any] = {"return_tensors": "pt"}
+        if self.is_naflex and self.max_num_patches:
+            kwargs["max_num_patches"] = self.max_num_patches
+        return dict(self.processor.image_processor(images=list(images), **kwargs))
+
+    @staticmethod
+    def collate(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        import torch
+
+        return {key: torch.cat([p[key] for p in parts]) for key in parts[0]}
+
+    def embed_pixels(self, pixels: dict[str, Any]) -> np.ndarray:
+        torch = self._torch
+        inputs = {k: v.to(self.device) for k, v in pixels.items()}
+        with torch.inference_mode():
+            output = self.model.get_image_features(**inputs)
+        return self._normalise(output)
+
+    def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        return self.embed_pixels(self.preprocess(images))
+
+    # -- text ---------------------------------------------------------------------------
+    def tokenize(self, texts: Sequence[str]) -> dict[str, Any]:
+        """SigLIP 2 text recipe: lower-cased, padded to 64 tokens with the checkpoint's own
+        padding side (the text tower pools the last position)."""
+        tokenizer = self.processor.tokenizer
+        return dict(tokenizer([t.lower() for t in texts], padding="max_length",
+                              max_length=TEXT_MAX_LENGTH, truncation=True,
+                              return_tensors="pt"))
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        torch = self._torch
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        inputs = {k: v.to(self.device) for k, v in self.tokenize(texts).items()}
+        with torch.inference_mode():
+            output = self.model.get_text_features(**inputs)
+        return self._normalise(output)
+
+    def embed_text_cached(self, text: str, cache_size: int = 256) -> np.ndarray:
+        """One query's vector; a repeated or recently typed query skips the text encoder."""
+        if text in self._text_cache:
+            self._text_cache.move_to_end(text)
+            return self._text_cache[text]
+        vector = self.embed_texts([text])[0]
+        self._text_cache[text] = vector
+        while len(self._text_cache) > cache_size:
+            self._text_cache.popitem(last=False)
+        return vector
+
+    # -- scores -------------------------------------------------------------------------
+    def sigmoid_scores(self, image_vectors: np.ndarray, text_vectors: np.ndarray) -> np.ndarray:
+        """SigLIP probabilities: sigmoid(scale·cos + bias) per (image, text), multi-label."""
+        logits = image_vectors @ text_vectors.T * self.logit_scale + self.logit_bias
+        return 1.0 / (1.0 + np.exp(-logits))
+
+    @staticmethod
+    def _normalise(output: Any) -> np.ndarray:
+        tensor = getattr(output, "pooler_output", output)
+        array = tensor.detach().float().cpu().numpy()
+        norms = np.linalg.norm(array, axis=1, keepdims=True)
+        return (array / np.maximum(norms, 1e-12)).astype(np.float32)

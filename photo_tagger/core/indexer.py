@@ -1,0 +1,339 @@
+"""From files on disk to rows, vectors and tags: change detection, moves and duplicates by
+content hash, decoding ahead of the model, batched embedding, short transactions."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from photo_tagger.config import BATCH_SIZE, DECODE_AHEAD
+from photo_tagger.core import tagger
+from photo_tagger.core.embedder import Embedder
+from photo_tagger.core.images import LoadedImage, UnreadableImage, content_hash, load_image
+from photo_tagger.core.scanner import FoundFile, walk_images
+from photo_tagger.core.store import Library, Photo
+
+
+@dataclass(frozen=True)
+class IndexProgress:
+    """A plain progress event; the CLI draws a bar from it, the GUI a status line."""
+
+    phase: str  # "scan", "index" or "done"
+    done: int
+    total: int
+    current: str | None
+    rate: float  # photos per second over this run
+
+
+@dataclass
+class IndexSummary:
+    indexed: int = 0
+    unchanged: int = 0
+    moved: int = 0
+    reused: int = 0  # identical copies: vector taken from the twin, no model run
+    removed: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    cancelled: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "indexed": self.indexed, "unchanged": self.unchanged, "moved": self.moved,
+            "reused": self.reused, "removed": self.removed,
+            "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+            "cancelled": self.cancelled,
+        }
+
+
+@dataclass
+class _Prepared:
+    file: FoundFile
+    content_hash: str | None = None
+    image: LoadedImage | None = None
+    pixels: dict[str, Any] | None = None
+    error: str | None = None
+
+
+EmbedderLoader = Callable[[str], Embedder]
+
+
+class Indexer:
+    """Indexes files into one library with one model. Runs on the thread that owns the
+    library's write connection; decoding runs on helper threads ahead of the model."""
+
+    def __init__(
+        self,
+        library: Library,
+        model_id: str,
+        load_embedder: EmbedderLoader = Embedder.load,
+        *,
+        batch_size: int = BATCH_SIZE,
+        decode_workers: int = 1,
+        on_event: Callable[[IndexProgress], None] | None = None,
+        stop: threading.Event | None = None,
+        between_batches: Callable[[], None] | None = None,
+    ) -> None:
+        self.library = library
+        self.model_id = model_id
+        self._load_embedder = load_embedder
+        self._embedder: Embedder | None = None
+        self._labels: tagger.LabelMatrix | None = None
+        self.batch_size = batch_size
+        self.decode_workers = decode_workers
+        self.on_event = on_event or (lambda event: None)
+        self.stop = stop or threading.Event()
+        self.between_batches = between_batches or (lambda: None)
+        tagger.seed_default_labels(library)
+
+    @property
+    def embedder(self) -> Embedder:
+        """The model, loaded on first need; a model switch marks the library for re-embedding."""
+        if self._embedder is None:
+            self.attach_embedder(self._load_embedder(self.model_id))
+        assert self._embedder is not None
+        return self._embedder
+
+    def attach_embedder(self, embedder: Embedder) -> None:
+        self._embedder = embedder
+        self.library.set_model(embedder.model_id, embedder.dim)
+        self._labels = None
+
+    def labels(self) -> tagger.LabelMatrix:
+        if self._labels is None:
+            self._labels = tagger.label_matrix(self.library, self.embedder)
+        return self._labels
+
+    def invalidate_labels(self) -> None:
+        self._labels = None
+
+    def model_switch_pending(self) -> bool:
+        return self.library.model_id not in (None, self.model_id) and self._embedder is None
+
+    # -- entry points -------------------------------------------------------------------
+    def index_folders(self, folders: Iterable[Path]) -> IndexSummary:
+        """Bring the library in line with `folders`: add, update, move and remove photos."""
+        summary = IndexSummary()
+        todo: list[tuple[FoundFile, int]] = []
+        gone: dict[str, Photo] = {}
+        if self.model_switch_pending():
+            _ = self.embedder  # switches the library to this model before the scan
+        for folder_path in folders:
+            folder = self.library.add_folder(Path(folder_path))
+            known = self.library.photos_under(folder.path)
+            seen: set[str] = set()
+            for found in walk_images(Path(folder.path)):
+                seen.add(found.path)
+                row = known.get(found.path)
+                if row and row.status != "pending" and row.size == found.size \
+                        and row.mtime == found.mtime:
+                    summary.unchanged += 1
+                else:
+                    todo.append((found, folder.id))
+                if len(seen) % 500 == 0:
+                    self.on_event(IndexProgress("scan", len(seen), 0, found.path, 0.0))
+                if self.stop.is_set():
+                    summary.cancelled = True
+                    return summary
+            gone.update({path: row for path, row in known.items() if path not in seen})
+        self._process(todo, gone, summary)
+        if not summary.cancelled:
+            with self.library.transaction():
+                summary.removed += self.library.remove_photos(gone)
+        self.on_event(IndexProgress("done", len(todo), len(todo), None, 0.0))
+        return summary
+
+    def index_files(self, paths: Iterable[str]) -> IndexSummary:
+        """Index specific files (from the watcher). A file whose content matches a photo
+        that is no longer on disk is taken as that photo moved."""
+        summary = IndexSummary()
+        todo: list[tuple[FoundFile, int]] = []
+        for path in paths:
+            folder = self.library.folder_for(path)
+            try:
+                stat = os.stat(path)
+            except OSError:
+                continue
+            row = self.library.photo_by_path(path)
+            if row and row.status != "pending" and row.size == stat.st_size \
+                    and row.mtime == stat.st_mtime:
+                summary.unchanged += 1
+                continue
+            todo.append((FoundFile(path, stat.st_size, stat.st_mtime),
+                         folder.id if folder else None))
+        self._process(todo, {}, summary)
+        return summary
+
+    def remove_files(self, paths: Iterable[str]) -> int:
+        with self.library.transaction():
+            return self.library.remove_photos(paths)
+
+    def move_file(self, old_path: str, new_path: str) -> bool:
+        """Record a rename/move seen by the watcher; vector and tags stay with the photo."""
+        row = self.library.photo_by_path(old_path)
+        if row is None:
+            return False
+        try:
+            stat = os.stat(new_path)
+        except OSError:
+            return False
+        folder = self.library.folder_for(new_path)
+        with self.library.transaction():
+            self.library.move_photo(row.id, new_path, folder.id if folder else None,
+                                    size=stat.st_size, mtime=stat.st_mtime)
+        return True
+
+    # -- the pipeline -------------------------------------------------------------------
+    def _process(self, todo: Sequence[tuple[FoundFile, int | None]], gone: dict[str, Photo],
+                 summary: IndexSummary) -> None:
+        if not todo:
+            return
+        known_hashes = {r[0] for r in self.library.conn.execute(
+            "SELECT content_hash FROM photos WHERE status = 'indexed' "
+            "AND content_hash IS NOT NULL")}
+        with self.library.transaction():
+            for found, folder_id in todo:
+                self.library.mark_pending(found.path, folder_id)
+        gone_by_hash: dict[str, list[Photo]] = {}
+        for row in gone.values():
+            if row.content_hash and row.status == "indexed":
+                gone_by_hash.setdefault(row.content_hash, []).append(row)
+        embedder = self.embedder
+        folder_of = {found.path: folder_id for found, folder_id in todo}
+
+        def prepare(found: FoundFile) -> _Prepared:
+            # Runs on a decode thread: no database access here.
+            item = _Prepared(found)
+            try:
+                item.content_hash = content_hash(Path(found.path))
+                if item.content_hash in known_hashes:
+                    return item  # moved or copied: the stored vector will be reused
+                item.image = load_image(Path(found.path), embedder.image_size)
+                item.pixels = embedder.preprocess([item.image.image])
+                item.image.image = None  # type: ignore[assignment]  # free pixels early
+            except UnreadableImage as exc:
+                item.error = str(exc)
+            except OSError as exc:
+                item.error = f"cannot read file: {exc.strerror or exc}"
+            except Exception as exc:  # a processor failure must not stop the others
+                item.error = f"cannot prepare image: {type(exc).__name__}: {exc}"
+            return item
+
+        started = time.monotonic()
+        done = 0
+        batch: list[_Prepared] = []
+        window: deque[Future[_Prepared]] = deque()
+        files = iter([found for found, _ in todo])
+        with ThreadPoolExecutor(self.decode_workers, thread_name_prefix="decode") as pool:
+            for found in files:
+                window.append(pool.submit(prepare, found))
+                if len(window) >= DECODE_AHEAD:
+                    break
+            while window:
+                item = window.popleft().result()
+                next_file = next(files, None)
+                if next_file is not None:
+                    window.append(pool.submit(prepare, next_file))
+                done += 1
+                folder_id = folder_of[item.file.path]
+                if item.error is not None:
+                    with self.library.transaction():
+                        self.library.save_skipped(item.file.path, folder_id,
+                                                  size=item.file.size, mtime=item.file.mtime,
+                                                  reason=item.error)
+                    summary.skipped.append((item.file.path, item.error))
+                elif item.pixels is None:
+                    self._reuse(item, folder_id, gone_by_hash, summary)
+                else:
+                    batch.append(item)
+                if len(batch) >= self.batch_size or (batch and not window):
+                    self._embed_batch(batch, folder_of, summary)
+                    batch = []
+                    rate = summary.indexed / max(time.monotonic() - started, 1e-6)
+                    self.on_event(IndexProgress("index", done, len(todo), item.file.path, rate))
+                    self.between_batches()
+                    if self.stop.is_set():
+                        summary.cancelled = True
+                        for pending in window:
+                            pending.cancel()
+                        return
+                elif done % 50 == 0:
+                    rate = summary.indexed / max(time.monotonic() - started, 1e-6)
+                    self.on_event(IndexProgress("index", done, len(todo), item.file.path, rate))
+
+    def _reuse(self, item: _Prepared, folder_id: int | None,
+               gone_by_hash: dict[str, list[Photo]], summary: IndexSummary) -> None:
+        """A file whose content is already indexed: a move, an unchanged touch, or a copy."""
+        found, digest = item.file, item.content_hash
+        assert digest is not None
+        same_path = self.library.photo_by_path(found.path)
+        candidates = gone_by_hash.get(digest) or []
+        with self.library.transaction():
+            if same_path is not None and same_path.content_hash == digest \
+                    and self.library.vector(same_path.id) is not None:
+                # Touched, not changed: keep everything, remember the new mtime.
+                self.library.mark_indexed(same_path.id, size=found.size, mtime=found.mtime)
+                summary.unchanged += 1
+                return
+            if candidates:
+                source = candidates.pop(0)
+                self.library.move_photo(source.id, found.path, folder_id,
+                                        size=found.size, mtime=found.mtime)
+                summary.moved += 1
+                return
+            twin = self.library.indexed_photo_with_hash(digest)
+            if twin is not None and twin.path != found.path and not os.path.exists(twin.path):
+                # Its old path is gone: a move the scan of another folder did not see.
+                self.library.move_photo(twin.id, found.path, folder_id,
+                                        size=found.size, mtime=found.mtime)
+                summary.moved += 1
+                return
+            vector = self.library.vector(twin.id) if twin is not None else None
+            if twin is None or vector is None:
+                # The twin vanished meanwhile: embed after all, on the next run.
+                return
+            summary.reused += 1
+            photo_id = self.library.save_indexed(
+                found.path, folder_id, size=found.size, mtime=found.mtime, content_hash=digest,
+                width=twin.width, height=twin.height, taken_at=twin.taken_at,
+                camera=twin.camera, vector=vector)
+            tagger.tag_photos(self.library, self.labels(), [photo_id], vector[None, :])
+
+    def _embed_batch(self, batch: list[_Prepared], folder_of: dict[str, int | None],
+                     summary: IndexSummary) -> None:
+        embedder = self.embedder
+        try:
+            vectors = embedder.embed_pixels(Embedder.collate([b.pixels for b in batch]))
+        except Exception as exc:  # one bad batch must not stop the run: try one by one
+            if len(batch) > 1:
+                for item in batch:
+                    self._embed_batch([item], folder_of, summary)
+                return
+            item = batch[0]
+            reason = f"the model failed on this image: {type(exc).__name__}: {exc}"
+            with self.library.transaction():
+                self.library.save_skipped(item.file.path, folder_of[item.file.path],
+                                          size=item.file.size, mtime=item.file.mtime,
+                                          reason=reason)
+            summary.skipped.append((item.file.path, reason))
+            return
+        labels = self.labels()
+        with self.library.transaction():
+            ids = []
+            for item, vector in zip(batch, vectors, strict=True):
+                image = item.image
+                assert image is not None and item.content_hash is not None
+                ids.append(self.library.save_indexed(
+                    item.file.path, folder_of[item.file.path], size=item.file.size,
+                    mtime=item.file.mtime, content_hash=item.content_hash, width=image.width,
+                    height=image.height, taken_at=image.taken_at, camera=image.camera,
+                    vector=vector))
+            tagger.tag_photos(self.library, labels, ids, np.asarray(vectors))
+        summary.indexed += len(batch)

@@ -1,0 +1,449 @@
+"""The library's rows: folders, photos, vectors, labels, tags and model metadata.
+
+Every read and write of the library goes through here, so the SQL lives in one place.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlite_vec import serialize_float32
+
+from photo_tagger.core.db import connect, transaction
+
+
+@dataclass(frozen=True)
+class Photo:
+    id: int
+    path: str
+    folder_id: int | None
+    size: int | None
+    mtime: float | None
+    content_hash: str | None
+    width: int | None
+    height: int | None
+    taken_at: str | None
+    camera: str | None
+    status: str
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Folder:
+    id: int
+    path: str
+    auto_tag: bool
+    polling: bool
+
+
+@dataclass(frozen=True)
+class Label:
+    id: int
+    name: str
+    tag: str
+    template: str
+    threshold: float | None
+
+
+@dataclass(frozen=True)
+class Tag:
+    tag: str
+    score: float | None
+    source: str
+
+
+_PHOTO_COLUMNS = (
+    "id, path, folder_id, size, mtime, content_hash, width, height, taken_at, camera, "
+    "status, reason"
+)
+
+
+class Library:
+    """One library database. Not thread-safe: each thread opens its own `Library`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.conn: Any = connect(path)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def transaction(self) -> Any:
+        return transaction(self.conn)
+
+    # -- meta ---------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    @property
+    def model_id(self) -> str | None:
+        return self.get_meta("model_id")
+
+    @property
+    def dimension(self) -> int | None:
+        value = self.get_meta("dimension")
+        return int(value) if value else None
+
+    def vectors_generation(self) -> int:
+        """Bumped on every vector change, so in-memory copies know when to reload."""
+        return int(self.get_meta("vectors_generation") or 0)
+
+    def _bump_generation(self) -> None:
+        self.conn.execute(
+            "INSERT INTO meta(key, value) VALUES ('vectors_generation', '1') "
+            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+        )
+
+    def set_model(self, model_id: str, dimension: int) -> bool:
+        """Record the embedding model. A different model than before drops every vector
+        and automatic tag and marks the photos pending; manual tags are kept.
+
+        Returns True when the model changed (the library must be re-embedded).
+        """
+        if self.model_id == model_id and self.dimension == dimension and self._has_vec_table():
+            return False
+        with self.transaction():
+            self.conn.execute("DROP TABLE IF EXISTS photo_vectors")
+            self.conn.execute(
+                "CREATE VIRTUAL TABLE photo_vectors USING vec0("
+                f"photo_id INTEGER PRIMARY KEY, embedding float[{int(dimension)}] "
+                "distance_metric=cosine)"
+            )
+            self.conn.execute("DELETE FROM tags WHERE source = 'auto'")
+            self.conn.execute(
+                "UPDATE photos SET status = 'pending', reason = NULL WHERE status = 'indexed'"
+            )
+            self.set_meta("model_id", model_id)
+            self.set_meta("dimension", str(int(dimension)))
+            self._bump_generation()
+        return True
+
+    def _has_vec_table(self) -> bool:
+        row = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'photo_vectors'"
+        ).fetchone()
+        return row is not None
+
+    # -- folders ------------------------------------------------------------------------
+    def add_folder(self, path: Path) -> Folder:
+        resolved = str(Path(path).resolve())
+        with self.transaction():
+            self.conn.execute("INSERT OR IGNORE INTO folders(path) VALUES (?)", (resolved,))
+        folder = self.folder_by_path(resolved)
+        assert folder is not None
+        return folder
+
+    def remove_folder(self, folder_id: int) -> None:
+        """Forget a folder and its photos (the files on disk are untouched)."""
+        with self.transaction():
+            ids = [r[0] for r in self.conn.execute(
+                "SELECT id FROM photos WHERE folder_id = ?", (folder_id,))]
+            self._delete_vectors(ids)
+            self.conn.execute("DELETE FROM folders WHERE id = ?", (folder_id,))
+
+    def folders(self) -> list[Folder]:
+        rows = self.conn.execute("SELECT id, path, auto_tag, polling FROM folders ORDER BY path")
+        return [Folder(r[0], r[1], bool(r[2]), bool(r[3])) for r in rows]
+
+    def folder_by_path(self, path: str) -> Folder | None:
+        row = self.conn.execute(
+            "SELECT id, path, auto_tag, polling FROM folders WHERE path = ?", (path,)
+        ).fetchone()
+        return Folder(row[0], row[1], bool(row[2]), bool(row[3])) if row else None
+
+    def folder_for(self, path: str) -> Folder | None:
+        """The watched folder containing `path` (the deepest, if folders nest)."""
+        best = None
+        for folder in self.folders():
+            prefix = folder.path.rstrip("/\\")
+            inside = path == folder.path or path.startswith((prefix + "/", prefix + "\\"))
+            if inside and (best is None or len(folder.path) > len(best.path)):
+                best = folder
+        return best
+
+    def set_folder_options(self, folder_id: int, *, auto_tag: bool | None = None,
+                           polling: bool | None = None) -> None:
+        with self.transaction():
+            if auto_tag is not None:
+                self.conn.execute("UPDATE folders SET auto_tag = ? WHERE id = ?",
+                                  (int(auto_tag), folder_id))
+            if polling is not None:
+                self.conn.execute("UPDATE folders SET polling = ? WHERE id = ?",
+                                  (int(polling), folder_id))
+
+    # -- photos -------------------------------------------------------------------------
+    def photo(self, photo_id: int) -> Photo | None:
+        row = self.conn.execute(
+            f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE id = ?", (photo_id,)
+        ).fetchone()
+        return Photo(*row) if row else None
+
+    def photo_by_path(self, path: str) -> Photo | None:
+        row = self.conn.execute(
+            f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE path = ?", (path,)
+        ).fetchone()
+        return Photo(*row) if row else None
+
+    def photos_under(self, folder_path: str) -> dict[str, Photo]:
+        prefix = folder_path.rstrip("/\\")
+        rows = self.conn.execute(
+            f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE path = ? OR substr(path, 1, ?) IN (?, ?)",
+            (prefix, len(prefix) + 1, prefix + "/", prefix + "\\"),
+        )
+        return {r[1]: Photo(*r) for r in rows}
+
+    def photos_by_ids(self, ids: Sequence[int]) -> dict[int, Photo]:
+        found: dict[int, Photo] = {}
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start:start + 500])
+            marks = ",".join("?" * len(chunk))
+            for row in self.conn.execute(
+                f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE id IN ({marks})", chunk
+            ):
+                found[row[0]] = Photo(*row)
+        return found
+
+    def indexed_photo_with_hash(self, content_hash: str) -> Photo | None:
+        row = self.conn.execute(
+            f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE content_hash = ? AND status = 'indexed' "
+            "ORDER BY id LIMIT 1",
+            (content_hash,),
+        ).fetchone()
+        return Photo(*row) if row else None
+
+    def mark_pending(self, path: str, folder_id: int | None) -> int:
+        """Record a photo that is waiting for the model; keeps an existing row's id."""
+        self.conn.execute(
+            "INSERT INTO photos(path, folder_id, status) VALUES (?, ?, 'pending') "
+            "ON CONFLICT(path) DO UPDATE SET status = 'pending', reason = NULL, "
+            "folder_id = excluded.folder_id",
+            (path, folder_id),
+        )
+        return self.conn.execute("SELECT id FROM photos WHERE path = ?", (path,)).fetchone()[0]
+
+    def pending_paths(self) -> list[str]:
+        return [r[0] for r in self.conn.execute(
+            "SELECT path FROM photos WHERE status = 'pending' ORDER BY id")]
+
+    def save_indexed(self, path: str, folder_id: int | None, *, size: int, mtime: float,
+                     content_hash: str, width: int | None, height: int | None,
+                     taken_at: str | None, camera: str | None,
+                     vector: np.ndarray) -> int:
+        """Write one indexed photo and its vector; call inside a transaction."""
+        self.conn.execute(
+            "INSERT INTO photos(path, folder_id, size, mtime, content_hash, width, height, "
+            "taken_at, camera, status, reason, indexed_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'indexed', NULL, ?) "
+            "ON CONFLICT(path) DO UPDATE SET folder_id = excluded.folder_id, "
+            "size = excluded.size, mtime = excluded.mtime, content_hash = excluded.content_hash, "
+            "width = excluded.width, height = excluded.height, taken_at = excluded.taken_at, "
+            "camera = excluded.camera, status = 'indexed', reason = NULL, "
+            "indexed_at = excluded.indexed_at",
+            (path, folder_id, size, mtime, content_hash, width, height, taken_at, camera,
+             time.time()),
+        )
+        photo_id = self.conn.execute(
+            "SELECT id FROM photos WHERE path = ?", (path,)).fetchone()[0]
+        self._write_vector(photo_id, vector)
+        return photo_id
+
+    def save_skipped(self, path: str, folder_id: int | None, *, size: int | None,
+                     mtime: float | None, reason: str) -> None:
+        self.conn.execute(
+            "INSERT INTO photos(path, folder_id, size, mtime, status, reason) "
+            "VALUES (?, ?, ?, ?, 'skipped', ?) "
+            "ON CONFLICT(path) DO UPDATE SET folder_id = excluded.folder_id, "
+            "size = excluded.size, mtime = excluded.mtime, status = 'skipped', "
+            "reason = excluded.reason, content_hash = NULL",
+            (path, folder_id, size, mtime, reason),
+        )
+        row = self.conn.execute("SELECT id FROM photos WHERE path = ?", (path,)).fetchone()
+        self._delete_vectors([row[0]])
+
+    def mark_indexed(self, photo_id: int, *, size: int, mtime: float) -> None:
+        """A file touched but not changed: its vector and tags stay valid."""
+        self.conn.execute(
+            "UPDATE photos SET size = ?, mtime = ?, status = 'indexed', reason = NULL "
+            "WHERE id = ?", (size, mtime, photo_id))
+
+    def move_photo(self, photo_id: int, new_path: str, folder_id: int | None, *,
+                   size: int, mtime: float) -> None:
+        """Give an indexed photo a new path, keeping its id, vector and tags."""
+        self.conn.execute("DELETE FROM photos WHERE path = ? AND id != ?", (new_path, photo_id))
+        self.conn.execute(
+            "UPDATE photos SET path = ?, folder_id = ?, size = ?, mtime = ? WHERE id = ?",
+            (new_path, folder_id, size, mtime, photo_id),
+        )
+
+    def remove_photos(self, paths: Iterable[str]) -> int:
+        removed = 0
+        for path in paths:
+            row = self.conn.execute("SELECT id FROM photos WHERE path = ?", (path,)).fetchone()
+            if row:
+                self._delete_vectors([row[0]])
+                self.conn.execute("DELETE FROM photos WHERE id = ?", (row[0],))
+                removed += 1
+        return removed
+
+    def status_counts(self) -> dict[str, int]:
+        counts = {"indexed": 0, "skipped": 0, "pending": 0}
+        for status, count in self.conn.execute(
+            "SELECT status, count(*) FROM photos GROUP BY status"
+        ):
+            counts[status] = count
+        return counts
+
+    def skipped(self) -> list[tuple[str, str]]:
+        return list(self.conn.execute(
+            "SELECT path, reason FROM photos WHERE status = 'skipped' ORDER BY path"))
+
+    # -- vectors ------------------------------------------------------------------------
+    def _write_vector(self, photo_id: int, vector: np.ndarray) -> None:
+        self.conn.execute("DELETE FROM photo_vectors WHERE photo_id = ?", (photo_id,))
+        self.conn.execute(
+            "INSERT INTO photo_vectors(photo_id, embedding) VALUES (?, ?)",
+            (photo_id, serialize_float32(np.asarray(vector, dtype=np.float32))),
+        )
+        self._bump_generation()
+
+    def _delete_vectors(self, ids: Sequence[int]) -> None:
+        if not ids or not self._has_vec_table():
+            return
+        for photo_id in ids:
+            self.conn.execute("DELETE FROM photo_vectors WHERE photo_id = ?", (photo_id,))
+        self._bump_generation()
+
+    def vector(self, photo_id: int) -> np.ndarray | None:
+        if not self._has_vec_table():
+            return None
+        row = self.conn.execute(
+            "SELECT embedding FROM photo_vectors WHERE photo_id = ?", (photo_id,)
+        ).fetchone()
+        return np.frombuffer(row[0], dtype=np.float32).copy() if row else None
+
+    def all_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(photo ids, unit vectors) of every indexed photo, for the in-memory index."""
+        dim = self.dimension
+        if not dim or not self._has_vec_table():
+            return np.zeros(0, dtype=np.int64), np.zeros((0, dim or 0), dtype=np.float32)
+        rows = self.conn.execute("SELECT photo_id, embedding FROM photo_vectors").fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+        return ids, matrix.reshape(len(rows), dim).copy()
+
+    def vector_count(self) -> int:
+        if not self._has_vec_table():
+            return 0
+        return self.conn.execute("SELECT count(*) FROM photo_vectors").fetchone()[0]
+
+    # -- labels and tags ----------------------------------------------------------------
+    def labels(self) -> list[Label]:
+        rows = self.conn.execute(
+            "SELECT id, name, tag, template, threshold FROM labels ORDER BY tag, id")
+        return [Label(*r) for r in rows]
+
+    def label(self, name: str) -> Label | None:
+        row = self.conn.execute(
+            "SELECT id, name, tag, template, threshold FROM labels WHERE name = ?", (name,)
+        ).fetchone()
+        return Label(*row) if row else None
+
+    def add_label(self, name: str, tag: str | None = None, template: str | None = None,
+                  threshold: float | None = None) -> Label:
+        from photo_tagger.config import DEFAULT_TEMPLATE
+
+        with self.transaction():
+            self.conn.execute(
+                "INSERT INTO labels(name, tag, template, threshold) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET tag = excluded.tag, "
+                "template = excluded.template, threshold = excluded.threshold",
+                (name, tag or name, template or DEFAULT_TEMPLATE, threshold),
+            )
+        label = self.label(name)
+        assert label is not None
+        return label
+
+    def remove_label(self, name: str) -> bool:
+        with self.transaction():
+            cursor = self.conn.execute("DELETE FROM labels WHERE name = ?", (name,))
+        return cursor.rowcount > 0
+
+    def set_label_threshold(self, name: str, threshold: float | None) -> bool:
+        with self.transaction():
+            cursor = self.conn.execute(
+                "UPDATE labels SET threshold = ? WHERE name = ?", (threshold, name))
+        return cursor.rowcount > 0
+
+    def tags_of(self, photo_id: int) -> list[Tag]:
+        rows = self.conn.execute(
+            "SELECT tag, score, source FROM tags WHERE photo_id = ? AND rejected = 0 "
+            "ORDER BY score IS NULL, score DESC, tag", (photo_id,))
+        return [Tag(*r) for r in rows]
+
+    def tag_counts(self) -> dict[str, int]:
+        rows = self.conn.execute(
+            "SELECT t.tag, count(*) FROM tags t JOIN photos p ON p.id = t.photo_id "
+            "WHERE t.rejected = 0 AND p.status = 'indexed' GROUP BY t.tag ORDER BY t.tag")
+        return dict(rows.fetchall())
+
+    def photo_ids_with_tags(self, tags: Sequence[str]) -> set[int]:
+        result: set[int] | None = None
+        for tag in tags:
+            ids = {r[0] for r in self.conn.execute(
+                "SELECT photo_id FROM tags WHERE tag = ? AND rejected = 0", (tag,))}
+            result = ids if result is None else result & ids
+        return result or set()
+
+    def set_manual_tag(self, photo_id: int, tag: str, present: bool) -> None:
+        """The user's decision on a tag; it always wins over automatic scores."""
+        with self.transaction():
+            self.conn.execute(
+                "INSERT INTO tags(photo_id, tag, score, source, rejected) "
+                "VALUES (?, ?, NULL, 'manual', ?) "
+                "ON CONFLICT(photo_id, tag) DO UPDATE SET source = 'manual', "
+                "rejected = excluded.rejected",
+                (photo_id, tag, 0 if present else 1),
+            )
+
+    def replace_auto_tags(self, rows: Iterable[tuple[int, str, float]],
+                          photo_ids: Sequence[int] | None = None) -> None:
+        """Replace automatic tags (of `photo_ids`, or of all photos); manual rows stay."""
+        if photo_ids is None:
+            self.conn.execute("DELETE FROM tags WHERE source = 'auto'")
+        else:
+            self.conn.executemany(
+                "DELETE FROM tags WHERE source = 'auto' AND photo_id = ?",
+                [(int(i),) for i in photo_ids])
+        # A manual decision on the same (photo, tag) wins: keep it, only record the score.
+        self.conn.executemany(
+            "INSERT INTO tags(photo_id, tag, score, source) VALUES (?, ?, ?, 'auto') "
+            "ON CONFLICT(photo_id, tag) DO UPDATE SET score = excluded.score",
+            ((int(p), t, float(s)) for p, t, s in rows),
+        )
+
+    def db_size_bytes(self) -> int:
+        total = 0
+        for suffix in ("", "-wal", "-shm"):
+            candidate = Path(str(self.path) + suffix)
+            if candidate.exists():
+                total += candidate.stat().st_size
+        return total

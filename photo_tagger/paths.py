@@ -1,0 +1,45 @@
+"""Where the library, thumbnails and bundled resources live. No Qt here."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+HOME_ENV = "PHOTO_TAGGER_HOME"
+APP_NAME = "photo-tagger"
+
+
+def home_dir(override: str | os.PathLike[str] | None = None) -> Path:
+    """The data folder: `--home`, else `$PHOTO_TAGGER_HOME`, else the platform data dir."""
+    if override:
+        path = Path(override)
+    elif os.environ.get(HOME_ENV):
+        path = Path(os.environ[HOME_ENV])
+    else:
+        from platformdirs import user_data_dir
+
+        path = Path(user_data_dir(APP_NAME, appauthor=False))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def library_path(home: Path) -> Path:
+    return home / "library.db"
+
+
+def thumbnail_dir(home: Path) -> Path:
+    return home / "thumbnails"
+
+
+def resources_dir() -> Path:
+    """The top-level `resources/` folder, from a checkout or from a PyInstaller bundle."""
+    bundle_root = getattr(sys, "_MEIPASS", None)
+    if bundle_root:
+        return Path(bundle_root) / "resources"
+    return Path(__file__).resolve().parent.parent / "resources"
+
+
+def demo_model_dir() -> Path:
+    """The small shapes model trained here (see docs/DEMO-MODEL.md)."""
+    return resources_dir() / "models" / "siglip2-shapes-demo"
