@@ -147,6 +147,8 @@ class Indexer:
         if not summary.cancelled:
             with self.library.transaction():
                 summary.removed += self.library.remove_photos(gone)
+            # Labels edited while the model was unavailable: finish their re-tag now.
+            tagger.retag_if_needed(self.library, self.labels)
         self.on_event(IndexProgress("done", len(todo), len(todo), None, 0.0))
         return summary
 
