@@ -135,13 +135,19 @@ def tag_rows(matrix: LabelMatrix, photo_ids: Sequence[int], image_vectors: np.nd
     second."""
     if not matrix.labels or len(photo_ids) == 0:
         return []
-    scores = matrix.scores(image_vectors)
-    passed = np.where(scores >= matrix.thresholds, scores, np.float32(-1.0))
+    # Compare in logit space (sigmoid is monotonic) and take the sigmoid of the few passing
+    # entries only: the matrix product is then nearly all the work.
+    logits = np.asarray(image_vectors, dtype=np.float32) @ matrix.vectors.T
+    logits *= np.float32(matrix.scale)
+    logits += np.float32(matrix.bias)
+    logits[logits < _logit(matrix.thresholds)] = -np.inf
+    # Synonyms: a tag's logit is the best of its labels' (one reduceat over sorted columns).
     tags = matrix.tags
     column_tag = np.array([tags.index(label.tag) for label in matrix.labels])
-    per_tag = np.full((len(photo_ids), len(tags)), -1.0, dtype=np.float32)
-    for index in range(len(tags)):
-        per_tag[:, index] = passed[:, column_tag == index].max(axis=1)
+    order = np.argsort(column_tag, kind="stable")
+    starts = np.searchsorted(column_tag[order], np.arange(len(tags)))
+    per_tag = logits if len(tags) == len(matrix.labels) and np.all(order == np.arange(
+        len(order))) else np.maximum.reduceat(logits[:, order], starts, axis=1)
     if allowed:
         # Few folders, so few distinct permissions: mask whole groups of rows at once.
         groups: dict[frozenset[str], list[int]] = {}
@@ -150,12 +156,19 @@ def tag_rows(matrix: LabelMatrix, photo_ids: Sequence[int], image_vectors: np.nd
             if permitted is not None:
                 groups.setdefault(frozenset(permitted), []).append(row)
         for permitted, rows in groups.items():
-            blocked = np.array([tag not in permitted for tag in tags])
-            per_tag[np.ix_(rows, np.nonzero(blocked)[0])] = -1.0
-    rows, cols = np.nonzero(per_tag >= 0.0)
+            blocked = np.nonzero(np.array([tag not in permitted for tag in tags]))[0]
+            per_tag[np.ix_(rows, blocked)] = -np.inf
+    rows, cols = np.nonzero(np.isfinite(per_tag))
     ids = np.asarray(photo_ids, dtype=np.int64)[rows].tolist()
-    values = per_tag[rows, cols].tolist()
+    values = (1.0 / (1.0 + np.exp(-per_tag[rows, cols].astype(np.float64)))).tolist()
     return [(p, tags[c], s) for p, c, s in zip(ids, cols.tolist(), values, strict=True)]
+
+
+def _logit(thresholds: np.ndarray) -> np.ndarray:
+    """The logit at which each threshold is reached: 0 → -inf (always), 1 → +inf."""
+    t = np.asarray(thresholds, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        return (np.log(t) - np.log1p(-t)).astype(np.float32)
 
 
 def folder_permissions(library: Library, photo_ids: Sequence[int]) -> dict[int, set[str] | None]:
