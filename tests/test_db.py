@@ -78,3 +78,25 @@ def test_model_switch_drops_vectors_and_auto_tags_but_keeps_manual(tmp_path: Pat
         assert [t.tag for t in library.tags_of(photo_id)] == ["holiday"]
         assert library.photo(photo_id).status == "pending"
         assert library.set_model("model-b", 8) is False
+
+
+def test_all_vectors_reads_what_sqlite_vec_returns(tmp_path: Path) -> None:
+    """The fast read of sqlite-vec's chunks must agree with its own row-by-row scan."""
+    from sqlite_vec import serialize_float32
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(2500, 8)).astype(np.float32)
+    with Library(tmp_path / "lib.db") as library:
+        library.set_model("m", 8)
+        with library.transaction():
+            library.conn.executemany(
+                "INSERT INTO photo_vectors(photo_id, embedding) VALUES (?, ?)",
+                [(i * 3 + 1, serialize_float32(vectors[i])) for i in range(2500)])
+            library.conn.executemany("DELETE FROM photo_vectors WHERE photo_id = ?",
+                                     [(i * 3 + 1,) for i in range(0, 2500, 7)])
+        ids, matrix = library.all_vectors()
+        expected = {r[0]: np.frombuffer(r[1], dtype=np.float32) for r in library.conn.execute(
+            "SELECT photo_id, embedding FROM photo_vectors")}
+        assert len(ids) == len(expected) == library.vector_count()
+        for photo_id, row in zip(ids.tolist(), matrix, strict=True):
+            assert np.array_equal(expected[photo_id], row)
