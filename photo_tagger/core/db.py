@@ -127,11 +127,11 @@ def connect(path: Path) -> Any:
     except (AttributeError, module.Error) as exc:
         conn.close()
         raise DatabaseError(f"Cannot load the sqlite-vec extension: {exc}") from exc
-    conn.execute("PRAGMA busy_timeout = 30000")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("PRAGMA foreign_keys = ON")
     try:
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
         _migrate(conn, path)
     except module.DatabaseError as exc:
         conn.close()
