@@ -8,9 +8,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from photos import solid
 
 from photo_tagger.cli import main
+from photos import solid
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:

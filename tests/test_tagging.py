@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from photos import noise, solid
 
 from photo_tagger.config import DEFAULT_THRESHOLD
 from photo_tagger.core import labels as api
@@ -18,6 +17,7 @@ from photo_tagger.core.indexer import Indexer
 from photo_tagger.core.search import Searcher
 from photo_tagger.core.store import Label, Library
 from photo_tagger.paths import home_dir, library_path
+from photos import noise, solid
 
 PROMPT = "this is a photo of {}."
 
@@ -331,3 +331,21 @@ def test_retag_of_100k_photos_by_100_labels_is_fast() -> None:
     elapsed = time.perf_counter() - started
     assert len(rows) >= 100_000 * 0.9  # most photos get the tag they were built near
     assert elapsed < 2.0, f"{elapsed:.2f} s"  # about 0.2 s here; a Python loop takes 30+ s
+
+
+def test_renaming_a_label_re_embeds_only_its_prompt(
+        library: Library, fixres_model: Path, tmp_path: Path) -> None:
+    photo = make_photos(tmp_path / "photos", 1)[0]
+    api.add_label(library, "red circle")
+    api.add_label(library, "blue square")
+    index(library, fixres_model, tmp_path / "photos")
+    assert tagger.cached_label_matrix(library) is not None
+    api.edit_label(library, "red circle", new_name="rouge", tag="colour")
+    assert tagger.cached_label_matrix(library) is None  # "rouge" has no vector yet
+    assert api.retag(library, api.library_model_loader(library)).retagged
+    scores = api.photo_tags(library, photo, all_labels=True).scores
+    assert scores is not None
+    assert {(name, tag) for name, tag, _, _ in scores} == {
+        ("rouge", "colour"), ("blue square", "blue square")}
+    with pytest.raises(api.LabelError, match="exists already"):
+        api.edit_label(library, "rouge", new_name="blue square")

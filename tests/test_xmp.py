@@ -10,13 +10,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from photos import solid
 
 from photo_tagger.core import labels as api
 from photo_tagger.core.indexer import Indexer
 from photo_tagger.core.store import Library
 from photo_tagger.core.xmp import export_xmp, merge_keywords, read_keywords, sidecar_path
 from photo_tagger.paths import home_dir, library_path
+from photos import solid
 
 EXIFTOOL = shutil.which("exiftool")
 # The Makefile's test target installs exiftool; failing loudly beats skipping silently.
