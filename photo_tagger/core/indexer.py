@@ -107,7 +107,10 @@ class Indexer:
         self._labels = None
 
     def labels(self) -> tagger.LabelMatrix:
-        if self._labels is None:
+        """The label matrix, rebuilt when the labels changed (from the GUI, or from a CLI in
+        another process); reading the labels table costs microseconds."""
+        current = self.library.labels()
+        if self._labels is None or self._labels.labels != current:
             self._labels = tagger.label_matrix(self.library, self.embedder)
         return self._labels
 
