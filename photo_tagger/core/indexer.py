@@ -142,6 +142,7 @@ class Indexer:
                     todo.append((found, folder.id))
                 if len(seen) % 500 == 0:
                     self.on_event(IndexProgress("scan", len(seen), 0, found.path, 0.0))
+                    self.between_batches()  # a long scan also lets searches through
                 if self.stop.is_set():
                     summary.cancelled = True
                     return summary

@@ -298,6 +298,11 @@ class FolderWatcher:
         self._emit(Moved(src, dest, is_directory))
 
     # -- settling -----------------------------------------------------------------------
+    def is_pending(self, path: str) -> bool:
+        """Whether `path` still waits to settle (it will come as `Ready`)."""
+        with self._lock:
+            return path in self._pending
+
     def pending_count(self) -> int:
         with self._lock:
             return len(self._pending)
