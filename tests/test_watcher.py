@@ -8,7 +8,6 @@ import queue
 import threading
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 

@@ -103,9 +103,32 @@ def _migrate(conn: Any, path: Path) -> None:
         )
     for number in range(version, SCHEMA_VERSION):
         # Each migration and its version bump commit together, so a crash never half-applies.
-        conn.executescript(
-            f"BEGIN IMMEDIATE; {MIGRATIONS[number]}; PRAGMA user_version = {number + 1}; COMMIT;"
-        )
+        # The version is read again under the write lock: two connections opening a new
+        # library at once (the indexing service and the window) must not both migrate it.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if conn.execute("PRAGMA user_version").fetchone()[0] <= number:
+                for statement in _statements(MIGRATIONS[number]):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number + 1}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script into statements (`execute` runs one at a time)."""
+    complete = sqlite_module().complete_statement
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if complete(current):
+            statements.append(current.strip())
+            current = ""
+    if current.strip():
+        statements.append(current.strip())
+    return [s for s in statements if s.rstrip(";").strip()]
 
 
 def connect(path: Path) -> Any:
