@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -131,6 +132,22 @@ def _statements(script: str) -> list[str]:
     return [s for s in statements if s.rstrip(";").strip()]
 
 
+def _enable_wal(conn: Any, module: Any) -> None:
+    """Switch to WAL. The switch needs the file to itself and SQLite does not wait for it
+    (no busy handler), so two connections opening a new library at once retry briefly."""
+    if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+        return  # already WAL (every library after its first open): nothing to lock
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except module.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def connect(path: Path) -> Any:
     """Open (creating if needed) the library at `path` with sqlite-vec loaded.
 
@@ -152,7 +169,7 @@ def connect(path: Path) -> Any:
         raise DatabaseError(f"Cannot load the sqlite-vec extension: {exc}") from exc
     try:
         conn.execute("PRAGMA busy_timeout = 30000")
-        conn.execute("PRAGMA journal_mode = WAL")
+        _enable_wal(conn, module)
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         _migrate(conn, path)
