@@ -13,12 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from photos import noise
 
 from photo_tagger.core.embedder import Embedder, ModelUnavailable
 from photo_tagger.core.service import IndexingService, ServiceEvent
 from photo_tagger.core.store import Library
 from photo_tagger.paths import library_path
+from photos import noise
 
 SETTLE = 0.2
 

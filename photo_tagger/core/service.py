@@ -427,7 +427,7 @@ class IndexingService:
         gone = [p for p in paths if p not in set(back)]
         removed = self.indexer.remove_files(gone) if gone else 0
         if removed:
-            log.info("Removed %d photo(s) under %s", removed, change.path)
+            log.info("Removed %s (%d photo(s))", change.path, removed)
         self._index_files(back)
 
     def _moved(self, change: Moved) -> None:
