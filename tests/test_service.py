@@ -153,6 +153,14 @@ def test_burst_move_rename_delete_with_a_real_observer(tmp_path, harness):
     wait_until(lambda: h.photo(moved) is not None, what="move seen")
     assert h.photo(moved).id == before.id
 
+    # Renamed over another photo: the survivor keeps its id, the other's vector goes.
+    over, survivor = h.photo(files[40]), h.photo(files[41])
+    files[41].replace(files[40])
+    wait_until(lambda: h.photo(files[41]) is None, what="rename over seen")
+    assert h.photo(files[40]).id == survivor.id
+    assert h.reader.vector(over.id) is None
+    assert h.reader.vector_count() == h.counts()["indexed"] == 199
+
     # A whole folder renamed: every photo keeps its id.
     ids = {f.name: h.photo(f).id for f in files[:20]}
     (folder / "trip").rename(folder / "holiday")
@@ -165,10 +173,11 @@ def test_burst_move_rename_delete_with_a_real_observer(tmp_path, harness):
     files[50].unlink()
     wait_until(lambda: h.photo(files[50]) is None, what="delete seen")
     assert h.reader.vector(gone.id) is None
+    assert h.reader.vector_count() == 198
     results: queue.Queue = queue.Queue()
     service.search("a red circle", 500, lambda r, e: results.put((r, e)))
     found, error = results.get(timeout=30)
-    assert error is None and len(found) == 199
+    assert error is None and len(found) == 198
     assert gone.id not in {r.photo_id for r in found}
     assert h.counting.embedded == 200
     assert h.stop() < 2

@@ -288,6 +288,9 @@ class Library:
     def move_photo(self, photo_id: int, new_path: str, folder_id: int | None, *,
                    size: int, mtime: float) -> None:
         """Give an indexed photo a new path, keeping its id, vector and tags."""
+        # A photo renamed over another replaces it: drop the other's vector too.
+        self._delete_vectors([r[0] for r in self.conn.execute(
+            "SELECT id FROM photos WHERE path = ? AND id != ?", (new_path, photo_id))])
         self.conn.execute("DELETE FROM photos WHERE path = ? AND id != ?", (new_path, photo_id))
         self.conn.execute(
             "UPDATE photos SET path = ?, folder_id = ?, size = ?, mtime = ? WHERE id = ?",

@@ -227,7 +227,7 @@ class FolderWatcher:
 
     def _root_of(self, path: str) -> str | None:
         best = None
-        for root in self._watched:
+        for root in list(self._watched):  # the service thread may add one meanwhile
             if (path == root or path.startswith(root.rstrip("/") + os.sep)) \
                     and (best is None or len(root) > len(best)):
                 best = root
