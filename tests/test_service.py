@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from photo_tagger.core.embedder import Embedder, ModelUnavailable
-from photo_tagger.core.service import IndexingService, ServiceEvent
+from photo_tagger.core.service import IndexingService, ServiceEvent, ServiceStopped
 from photo_tagger.core.store import Library
 from photo_tagger.paths import library_path
 from photos import noise
@@ -323,9 +323,15 @@ def test_submit_runs_jobs_and_reports_errors(harness, tmp_path):
     result, error = answers.get(timeout=30)
     assert result is None and error is not None
     assert service.running
+    service.pause()  # held while paused, then answered when the service stops
+    service.submit(lambda library, indexer: 1, lambda r, e: answers.put((r, e)))
     took = h.stop()
     assert took < 2
     assert h.seen[-1] == ServiceEvent("state", "stopped")
+    result, error = answers.get(timeout=5)
+    assert result is None and isinstance(error, ServiceStopped)
+    service.submit(lambda library, indexer: 1, lambda r, e: answers.put((r, e)))
+    assert isinstance(answers.get(timeout=5)[1], ServiceStopped)
 
 
 def test_unreadable_photo_does_not_stop_the_service(tmp_path, harness):

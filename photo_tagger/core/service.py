@@ -45,6 +45,10 @@ class ServiceEvent:
     data: object = None
 
 
+class ServiceStopped(Exception):
+    """The service stopped before it could run a submitted job."""
+
+
 class _Stopping(Exception):
     """Raised inside a run to leave it when the service shuts down."""
 
@@ -72,11 +76,12 @@ class IndexingService:
         self._reconcile_on_start = reconcile_on_start
         self._batch_size = batch_size
         self._cond = threading.Condition()
-        self._priority: deque[Callable[[], None]] = deque()
+        self._priority: deque[_Job] = deque()
         self._work: deque[tuple[str, Any]] = deque()
         self._stopping = threading.Event()
         self._run_stop = threading.Event()
         self._paused = False
+        self._closed = False  # set once the thread drained its queues for the last time
         self._thread: threading.Thread | None = None
         self._watcher: FolderWatcher | None = None
         self._watcher_settings = {"settle": settle, "poll_interval": poll_interval}
@@ -183,27 +188,11 @@ class IndexingService:
                *, priority: bool = False) -> None:
         """Run `fn(library, indexer)` on the service thread; with `priority` it jumps the
         queue (between batches of a run). Errors go to `callback`, never lost."""
-        def job() -> None:
-            assert self.library is not None and self.indexer is not None
-            before = self.library.conn.total_changes
-            try:
-                result = fn(self.library, self.indexer)
-            except Exception as exc:
-                if callback is None:
-                    log.exception("A submitted job failed")
-                    self._emit("error", f"{type(exc).__name__}: {exc}")
-                else:
-                    self._call(callback, None, exc)
-                return
-            finally:
-                if self.library.conn.in_transaction:  # a job must not leave one open
-                    self.library.conn.execute("ROLLBACK")
-            if self.library.conn.total_changes != before:
-                self._changed(force=True)
-            if callback is not None:
-                self._call(callback, result, None)
-
+        job = _Job(self, fn, callback)
         with self._cond:
+            if self._closed:
+                job.abandon()
+                return
             if priority:
                 self._priority.append(job)
             else:
@@ -244,6 +233,13 @@ class IndexingService:
                 self._watcher.stop()
             if self.library is not None:
                 self.library.close()
+            with self._cond:
+                self._closed = True
+                left = list(self._priority) + [d for k, d in self._work if k == "job"]
+                self._priority.clear()
+                self._work.clear()
+            for job in left:  # callers waiting on an answer get one
+                job.abandon()
             self._set_state("stopped")
 
     def _loop(self) -> None:
@@ -525,3 +521,38 @@ class IndexingService:
             callback(result, error)
         except Exception:
             log.exception("A result callback failed")
+
+
+class _Job:
+    """A submitted function and its callback, run on the service thread."""
+
+    def __init__(self, service: IndexingService, fn: Callable[[Library, Indexer], Any],
+                 callback: ResultCallback | None) -> None:
+        self.service, self.fn, self.callback = service, fn, callback
+
+    def __call__(self) -> None:
+        service = self.service
+        library, indexer = service.library, service.indexer
+        assert library is not None and indexer is not None
+        before = library.conn.total_changes
+        try:
+            result = self.fn(library, indexer)
+        except Exception as exc:
+            if self.callback is None:
+                log.exception("A submitted job failed")
+                service._emit("error", f"{type(exc).__name__}: {exc}")
+            else:
+                service._call(self.callback, None, exc)
+            return
+        finally:
+            if library.conn.in_transaction:  # a job must not leave one open
+                library.conn.execute("ROLLBACK")
+        if library.conn.total_changes != before:
+            service._changed(force=True)
+        if self.callback is not None:
+            service._call(self.callback, result, None)
+
+    def abandon(self) -> None:
+        if self.callback is not None:
+            self.service._call(self.callback, None,
+                               ServiceStopped("The indexing service has stopped."))
