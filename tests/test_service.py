@@ -348,3 +348,20 @@ def test_unreadable_photo_does_not_stop_the_service(tmp_path, harness):
     wait_until(lambda: h.counts()["skipped"] == 2 and h.counts()["indexed"] == 1,
                what="bad files skipped, good one indexed")
     assert h.photo(good).status == "indexed"
+
+
+def test_polling_setting_switches_the_observer(tmp_path, harness):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    h = harness(reconcile_on_start=False)
+    service = h.start()
+    service.add_folder(folder)
+    wait_until(lambda: service.watched_folders() == {str(folder.resolve()): False},
+               what="watched natively")
+    service.set_folder_polling(h.reader.folders()[0].id, True)
+    wait_until(lambda: service.watched_folders() == {str(folder.resolve()): True},
+               what="watched by polling")
+    assert h.reader.folders()[0].polling
+    photo = noise(folder / "polled.png", seed=9)
+    wait_until(lambda: h.photo(photo) is not None and h.photo(photo).status == "indexed",
+               what="polled file indexed")

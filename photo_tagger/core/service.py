@@ -132,6 +132,14 @@ class IndexingService:
     def remove_folder(self, folder_id: int) -> None:
         self._put("remove-folder", folder_id)
 
+    def set_folder_polling(self, folder_id: int, polling: bool) -> None:
+        """Save the folder's polling setting and watch it that way from now on."""
+        self._put("set-polling", (folder_id, polling))
+
+    def watched_folders(self) -> dict[str, bool]:
+        """Watched folder → whether it is polled (a snapshot)."""
+        return dict(self._watcher.watched()) if self._watcher is not None else {}
+
     def rescan(self) -> None:
         self._put("rescan", None)
 
@@ -312,6 +320,13 @@ class IndexingService:
                     self._watcher.unwatch(match[0].path)
                 self.library.remove_folder(data)
                 log.info("Removed folder %s from the library", match[0].path)
+        elif kind == "set-polling":
+            folder_id, polling = data
+            self.library.set_folder_options(folder_id, polling=polling)
+            match = [f for f in self.library.folders() if f.id == folder_id]
+            if match and self._watcher is not None:
+                self._watcher.unwatch(match[0].path)
+                self._watch(match[0].path, polling)
         elif kind == "set-model":
             self.model_id = data
             self._make_indexer(data)
@@ -388,6 +403,8 @@ class IndexingService:
         if not paths:
             return
         self._set_state("indexing")
+        log.info("Indexing %d new or changed file(s)%s", len(paths),
+                 ": " + ", ".join(paths) if len(paths) <= 5 else "")
         self._log_summary(self.indexer.index_files(paths))
 
     def _log_summary(self, summary: IndexSummary) -> None:

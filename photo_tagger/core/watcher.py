@@ -203,7 +203,7 @@ class FolderWatcher:
 
     def watched(self) -> dict[str, bool]:
         """Watched folder → whether it is polled."""
-        return {path: w.polling for path, w in self._watched.items()}
+        return {path: w.polling for path, w in list(self._watched.items())}
 
     def _observer(self, native: bool) -> BaseObserver:
         if native:
