@@ -17,6 +17,7 @@ import pytest
 from photo_tagger.core.embedder import Embedder, ModelUnavailable
 from photo_tagger.core.service import IndexingService, ServiceEvent, ServiceStopped
 from photo_tagger.core.store import Library
+from photo_tagger.core.watcher import Ready, Removed
 from photo_tagger.paths import library_path
 from photos import noise
 
@@ -365,3 +366,28 @@ def test_polling_setting_switches_the_observer(tmp_path, harness):
     photo = noise(folder / "polled.png", seed=9)
     wait_until(lambda: h.photo(photo) is not None and h.photo(photo).status == "indexed",
                what="polled file indexed")
+
+
+def test_move_seen_as_create_then_delete_keeps_the_photo(tmp_path, harness):
+    """What the watcher hands on when a photo moves into a folder made a moment before
+    (not watched yet): the new file first, the delete after it."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    photo = noise(folder / "a.png", seed=11)
+    h = harness(watch=False)
+    service = h.start()
+    service.add_folder(folder)
+    wait_until(lambda: h.counts()["indexed"] == 1, what="indexed")
+    before = h.photo(photo)
+    h.reader.set_manual_tag(before.id, "grandma", True)
+    (folder / "new").mkdir()
+    moved = folder / "new" / "a.png"
+    photo.rename(moved)
+    service.post_change(Ready((str(moved),)))
+    service.post_change(Removed(str(photo), False))
+    done: queue.Queue = queue.Queue()
+    service.submit(lambda library, indexer: None, lambda r, e: done.put(e))
+    assert done.get(timeout=30) is None
+    assert h.photo(moved).id == before.id and h.photo(photo) is None
+    assert "grandma" in [t.tag for t in h.reader.tags_of(before.id) if t.source == "manual"]
+    assert h.counting.embedded == 1

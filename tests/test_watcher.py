@@ -197,3 +197,17 @@ def test_stop_leaves_no_threads(tmp_path, changes):
     w.stop()
     assert time.monotonic() - started < 2
     assert not [t for t in threading.enumerate() if t not in before and t.is_alive()]
+
+
+def test_a_delete_is_handed_on_after_files_that_appeared_with_it(tmp_path, watcher, changes):
+    old = tmp_path / "old.jpg"
+    old.write_bytes(b"\xff\xd8\xff" + bytes(50))
+    watcher.watch(tmp_path)
+    old.unlink()
+    (tmp_path / "new.jpg").write_bytes(b"\xff\xd8\xff" + bytes(50))
+    kinds = []
+    while len(kinds) < 2:
+        change = changes.get(timeout=10)
+        if isinstance(change, (Ready, Removed)):
+            kinds.append(change)
+    assert kinds == [Ready((str(tmp_path / "new.jpg"),)), Removed(str(old), False)]

@@ -116,7 +116,7 @@ class FolderWatcher:
     Created and modified files wait in a per-path table until their size and mtime are the
     same on two checks `settle` seconds apart with no event in between, so a burst of
     events for one file (a copy in progress, a camera import) becomes one `Ready`.
-    Moves and deletes are reported at once, in order.
+    Moves are reported at once; deletes after a short hold (see `_remove_later`).
     """
 
     def __init__(self, sink: Callable[[Change], None], *, settle: float = 0.75,
@@ -128,6 +128,7 @@ class FolderWatcher:
         self._detect_polling = detect_polling
         self._lock = threading.Condition()
         self._pending: dict[str, _Pending] = {}
+        self._held: list[tuple[float, Removed]] = []
         self._watched: dict[str, _Watched] = {}
         self._native: BaseObserver | None = None
         self._polling: BaseObserver | None = None
@@ -269,16 +270,28 @@ class FolderWatcher:
                                 if p == src or (event.is_directory and p.startswith(prefix))]:
                     del self._pending[pending]
             if not self._ignored(src):
-                self._emit(Removed(src, event.is_directory))
+                self._remove_later(Removed(src, event.is_directory))
         elif kind == "moved":
             self._moved(src, os.fsdecode(event.dest_path), event.is_directory)
+
+    def _remove_later(self, change: Removed) -> None:
+        """Deletes wait until files that appeared meanwhile have settled and gone first.
+
+        A file moved into a folder created a moment before can reach us as a delete plus a
+        create (the new folder was not watched yet): handed on in that order, the
+        library sees the new file while the old row still exists and takes it as a move,
+        keeping id, vector and tags. Editors that save by delete-and-recreate benefit too.
+        """
+        with self._lock:
+            self._held.append((time.monotonic(), change))
+            self._lock.notify_all()
 
     def _moved(self, src: str, dest: str, is_directory: bool) -> None:
         src_ignored, dest_ignored = self._ignored(src), self._ignored(dest)
         if dest_ignored or self._root_of(dest) is None:
             # Renamed to a hidden name or moved out: for the library it is gone.
             if not src_ignored:
-                self._emit(Removed(src, is_directory))
+                self._remove_later(Removed(src, is_directory))
             return
         if src_ignored:
             # A temporary file renamed into place: a new file, complete now.
@@ -304,17 +317,23 @@ class FolderWatcher:
             return path in self._pending
 
     def pending_count(self) -> int:
+        """Files waiting to settle plus deletes held back."""
         with self._lock:
-            return len(self._pending)
+            return len(self._pending) + len(self._held)
 
     def _settle_loop(self) -> None:
         with self._lock:
             while not self._stopping:
-                if not self._pending:
+                if not self._pending and not self._held:
                     self._lock.wait()
                     continue
                 ready = self._check_pending()
-                if ready:
+                # A delete is held for three settle periods: longer than a file that
+                # appeared with it needs to be seen stable twice.
+                cutoff = time.monotonic() - 3 * self.settle
+                expired = [change for at, change in self._held if at <= cutoff]
+                self._held = [(at, change) for at, change in self._held if at > cutoff]
+                if ready or expired:
                     # Hand on outside the lock: the sink may block on a full queue.
                     self._lock.release()
                     try:
@@ -322,6 +341,8 @@ class FolderWatcher:
                         paths = tuple(sorted(p for p in ready if is_candidate(Path(p))))
                         if paths:
                             self._emit(Ready(paths))
+                        for change in expired:
+                            self._emit(change)
                     finally:
                         self._lock.acquire()
                     continue
