@@ -259,10 +259,14 @@ class IndexingService:
                     work = self._work.popleft()
                     if work[0] == "change" and isinstance(work[1], Ready):
                         work = ("change", self._merge_ready(work[1]))
-                if priority is None and work is None:
-                    self._set_state("paused" if self._paused else "idle")
-                    self._cond.wait()
-                    continue
+                idle_state = "paused" if self._paused else "idle"
+            if priority is None and work is None:
+                # Listeners hear the state outside the lock; then wait unless work came.
+                self._set_state(idle_state)
+                with self._cond:
+                    if not self._has_work() and not self._stopping.is_set():
+                        self._cond.wait()
+                continue
             if priority is not None:
                 priority()
                 continue
@@ -287,6 +291,10 @@ class IndexingService:
                 if self.library is not None and self.library.conn.in_transaction:
                     self.library.conn.execute("ROLLBACK")
             self._changed(force=True)
+
+    def _has_work(self) -> bool:
+        """Called locked."""
+        return bool(self._priority) or (bool(self._work) and not self._paused)
 
     def _merge_ready(self, first: Ready) -> Ready:
         """Ready batches queued back to back become one run (called locked)."""
@@ -484,15 +492,18 @@ class IndexingService:
         while True:
             with self._cond:
                 job = self._priority.popleft() if self._priority else None
-                if job is None:
-                    hold = self._paused and not self._run_stop.is_set() \
-                        and not self._stopping.is_set()
-                    if not hold:
-                        break
-                    self._set_state("paused")
+                hold = self._paused and not self._run_stop.is_set() \
+                    and not self._stopping.is_set()
+            if job is not None:
+                job()
+                continue
+            if not hold:
+                break
+            self._set_state("paused")
+            with self._cond:
+                if not self._priority and self._paused and not self._run_stop.is_set() \
+                        and not self._stopping.is_set():
                     self._cond.wait()
-                    continue
-            job()
         if self._state == "paused" and not self._stopping.is_set():
             self._set_state("indexing")
         self._changed()
