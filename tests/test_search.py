@@ -75,6 +75,10 @@ def test_tag_filter_combines_with_text(indexed) -> None:
     assert [r.path for r in searcher.search("tag:ocean")] == [blue.path]
     assert [r.path for r in searcher.search("red tag:ocean")] == [blue.path]
     assert searcher.search("red", tags=["nonexistent"]) == []
+    # A synonym's name stands for its tag group.
+    library.add_label("ocean")
+    library.add_label("Ozean", tag="ocean")
+    assert [r.path for r in searcher.search("tag:Ozean")] == [blue.path]
 
 
 def test_similar_and_near_duplicates(indexed) -> None:

@@ -114,9 +114,7 @@ def _label_or_error(library: Library, name: str) -> Label:
 def resolve_tag(library: Library, name: str) -> str:
     """The tag a user means: a label's tag (a synonym stands for its group) or the text
     itself (a tag only set by hand)."""
-    cleaned = clean_name(name, "tag")
-    label = library.label(cleaned)
-    return label.tag if label is not None else cleaned
+    return library.tag_for_name(clean_name(name, "tag"))
 
 
 # -- labels ---------------------------------------------------------------------------

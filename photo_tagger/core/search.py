@@ -134,7 +134,8 @@ class Searcher:
                tags: list[str] | None = None) -> list[SearchResult]:
         """Best photos for a text query; with only `tag:` terms, the tagged photos by score."""
         parsed = parse_query(query)
-        all_tags = parsed.tags + list(tags or [])
+        # A synonym stands for its group: tag:Hund finds the photos tagged "dog".
+        all_tags = [self.library.tag_for_name(t) for t in parsed.tags + list(tags or [])]
         allowed = self._allowed(folder, all_tags)
         if not parsed.has_text:
             return self._tagged(all_tags, allowed, limit) if all_tags else []

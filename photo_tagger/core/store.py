@@ -399,6 +399,11 @@ class Library:
         ).fetchone()
         return Label(*row) if row else None
 
+    def tag_for_name(self, name: str) -> str:
+        """The tag a label name stands for (its synonym group), or the name itself."""
+        label = self.label(name.strip())
+        return label.tag if label is not None else name.strip()
+
     def add_label(self, name: str, tag: str | None = None, template: str | None = None,
                   threshold: float | None = None) -> Label:
         from photo_tagger.config import DEFAULT_TEMPLATE
