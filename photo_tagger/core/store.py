@@ -307,6 +307,24 @@ class Library:
                 removed += 1
         return removed
 
+    def indexed_photos(self, folder_path: str | None = None) -> list[tuple[int, str]]:
+        """(id, path) of the indexed photos, newest taken first: the window's view when no
+        query is typed."""
+        sql = "SELECT id, path FROM photos WHERE status = 'indexed'"
+        args: tuple[object, ...] = ()
+        if folder_path is not None:
+            prefix = folder_path.rstrip("/\\")
+            sql += " AND substr(path, 1, ?) IN (?, ?)"
+            args = (len(prefix) + 1, prefix + "/", prefix + "\\")
+        sql += " ORDER BY taken_at IS NULL, taken_at DESC, path"
+        return [(r[0], r[1]) for r in self.conn.execute(sql, args)]
+
+    def folder_photo_counts(self) -> dict[int, int]:
+        """Indexed photos per watched folder id."""
+        return dict(self.conn.execute(
+            "SELECT folder_id, count(*) FROM photos WHERE status = 'indexed' "
+            "AND folder_id IS NOT NULL GROUP BY folder_id").fetchall())
+
     def status_counts(self) -> dict[str, int]:
         counts = {"indexed": 0, "skipped": 0, "pending": 0}
         for status, count in self.conn.execute(

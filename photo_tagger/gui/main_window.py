@@ -1,0 +1,795 @@
+"""The main window: search box, thumbnail grid, sidebar of folders and tags, status bar with
+indexing progress, and the first-run welcome page. It displays and calls the core only."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QModelIndex, QPoint, QSettings, QSize, Qt, QTimer, QUrl
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDropEvent,
+    QGuiApplication,
+    QKeySequence,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QListView,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from photo_tagger.config import DEMO_MODEL_NAME
+from photo_tagger.core import labels as label_api
+from photo_tagger.core.indexer import IndexProgress
+from photo_tagger.core.search import SearchResult, format_tag_filter
+from photo_tagger.core.store import Library
+from photo_tagger.gui.bridge import ServiceBridge
+from photo_tagger.gui.icons import app_icon
+from photo_tagger.gui.models import (
+    KeyRole,
+    PathRole,
+    PhotoIdRole,
+    PhotoListModel,
+    SidebarEntry,
+    SidebarListModel,
+    folder_entries,
+)
+from photo_tagger.gui.thumbnails import ThumbnailLoader
+from photo_tagger.gui.widgets import PhotoGrid, SearchField, SidebarDelegate, dropped_paths
+from photo_tagger.paths import library_path, thumbnail_dir
+
+log = logging.getLogger(__name__)
+
+SEARCH_LIMIT = 1000
+SEARCH_DEBOUNCE_MS = 300
+REFRESH_DEBOUNCE_MS = 700
+DEFAULT_THUMB = 180
+
+STATE_TEXT = {
+    "loading-model": "Loading the model…",
+    "scanning": "Looking for new and changed photos…",
+    "indexing": "Indexing",
+    "idle": "Up to date",
+    "paused": "Paused",
+    "pausing": "Pausing after this batch…",
+    "stopped": "Stopped",
+}
+
+
+def human_duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 3600:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds // 3600:.0f} h {(seconds % 3600) // 60:.0f} min"
+
+
+class WelcomePage(QWidget):
+    """First run: what the app does, and the one thing to do — add a folder."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.setObjectName("welcome")
+        layout = QVBoxLayout(self)
+        layout.addStretch(2)
+        logo = QLabel(self)
+        logo.setPixmap(app_icon().pixmap(QSize(96, 96)))
+        logo.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        layout.addWidget(logo)
+        title = QLabel("Welcome to Photo Tagger", self)
+        title.setObjectName("welcomeTitle")
+        title.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        layout.addWidget(title)
+        text = QLabel(
+            "Search your photos by what is in them — in any language — and let them tag "
+            "themselves.<br>Everything runs on this computer; nothing is uploaded.<br><br>"
+            "Add the folders that hold your photos, or drop them onto this window. "
+            "New photos are picked up as they arrive.", self)
+        text.setWordWrap(True)
+        text.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        text.setMaximumWidth(560)
+        text.setObjectName("welcomeText")
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(text)
+        row.addStretch(1)
+        layout.addLayout(row)
+        self.add_button = QPushButton("Add a photo folder…", self)
+        self.add_button.setObjectName("primaryButton")
+        self.add_button.setDefault(True)
+        self.add_button.setMinimumHeight(40)
+        self.add_button.clicked.connect(window.choose_folder)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.add_button)
+        buttons.addStretch(1)
+        layout.addSpacing(12)
+        layout.addLayout(buttons)
+        hint = QLabel("Photos stay where they are: the app only reads them.", self)
+        hint.setObjectName("mutedText")
+        hint.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        layout.addWidget(hint)
+        layout.addStretch(3)
+
+
+class ModelBanner(QFrame):
+    """Explains a missing model (or shows its download) with the ways out."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.setObjectName("modelBanner")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(14, 10, 14, 10)
+        self.message = QLabel(self)
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.message, 1)
+        self.progress = QProgressBar(self)
+        self.progress.setMaximumWidth(220)
+        self.progress.hide()
+        layout.addWidget(self.progress)
+        self.choose_button = QPushButton("Choose model folder…", self)
+        self.choose_button.clicked.connect(window.choose_model_folder)
+        layout.addWidget(self.choose_button)
+        self.demo_button = QPushButton("Use demo model", self)
+        self.demo_button.setToolTip("A small model trained on coloured shapes; works offline. "
+                                    "Good for trying the app, not for real photos.")
+        self.demo_button.clicked.connect(lambda: window.use_model(DEMO_MODEL_NAME))
+        layout.addWidget(self.demo_button)
+        self.hide()
+
+    def show_failure(self, message: str) -> None:
+        self.progress.hide()
+        self.choose_button.show()
+        self.demo_button.show()
+        self.message.setText(
+            "<b>The search model is not available.</b> Folders are still watched and photos "
+            f"are listed; search and tags start once a model is chosen.<br>{message}")
+        self.show()
+
+    def show_download(self, done: int, total: int) -> None:
+        self.choose_button.hide()
+        self.demo_button.hide()
+        self.progress.show()
+        self.progress.setRange(0, max(1, total // 1024))
+        self.progress.setValue(done // 1024)
+        self.message.setText(f"<b>Downloading the model</b> — {done / 1e6:,.0f} of "
+                             f"{total / 1e6:,.0f} MB. You can add folders meanwhile.")
+        self.show()
+
+
+class MainWindow(QMainWindow):
+    """The library browser."""
+
+    def __init__(self, home: Path, bridge: ServiceBridge, settings: QSettings) -> None:
+        super().__init__()
+        self.home = home
+        self.bridge = bridge
+        self.settings = settings
+        self.reader = Library(library_path(home))  # small reads only; writes go to the service
+        self._closed = False
+        self._request = 0  # drops answers to searches replaced since
+        self._similar_to: int | Path | None = None
+        self._progress_seen = 0.0
+        self.setWindowTitle("Photo Tagger")
+        self.setWindowIcon(app_icon())
+        self.setAcceptDrops(True)
+        self.thumb_size = int(settings.value("thumbnail_size", DEFAULT_THUMB))
+
+        self.loader = ThumbnailLoader(thumbnail_dir(home), parent=self)
+        self.photos = PhotoListModel(self.loader, self)
+        self.folders = SidebarListModel(self)
+        self.tags = SidebarListModel(self)
+        self._build()
+        self._build_actions()
+        self._connect()
+        self.restore_geometry()
+        self.refresh_sidebar()
+        self._show_page()
+        self.run_query()
+
+    # -- layout -------------------------------------------------------------------------
+    def _build(self) -> None:
+        central = QWidget(self)
+        outer = QVBoxLayout(central)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(0)
+
+        top = QWidget(central)
+        top.setObjectName("topBar")
+        top_layout = QHBoxLayout(top)
+        top_layout.setContentsMargins(12, 8, 12, 8)
+        self.search = SearchField(top)
+        self.search.setMinimumHeight(34)
+        top_layout.addWidget(self.search, 1)
+        self.context_label = QLabel(top)
+        self.context_label.setObjectName("mutedText")
+        top_layout.addWidget(self.context_label)
+        for text, slot, tip in (("Labels", self.open_labels, "Edit the tags photos get"),
+                                ("Duplicates", self.open_duplicates, "Find near-duplicates"),
+                                ("Settings", self.open_settings, "Model, threads, folders")):
+            button = QToolButton(top)
+            button.setText(text)
+            button.setToolTip(tip)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            button.clicked.connect(slot)
+            top_layout.addWidget(button)
+        outer.addWidget(top)
+
+        self.banner = ModelBanner(self)
+        outer.addWidget(self.banner)
+
+        self.pages = QStackedWidget(central)
+        self.welcome = WelcomePage(self)
+        self.pages.addWidget(self.welcome)
+
+        browser = QSplitter(Qt.Orientation.Horizontal, self.pages)
+        browser.setObjectName("browser")
+        sidebar = QWidget(browser)
+        sidebar.setObjectName("sidebar")
+        side = QVBoxLayout(sidebar)
+        side.setContentsMargins(8, 8, 4, 8)
+        side.setSpacing(4)
+        side.addWidget(self._section("LIBRARY", sidebar))
+        self.folder_view = QListView(sidebar)
+        self.folder_view.setObjectName("folderList")
+        self.folder_view.setModel(self.folders)
+        self.folder_view.setItemDelegate(SidebarDelegate(self.folder_view))
+        self.folder_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        side.addWidget(self.folder_view, 2)
+        add_folder = QPushButton("＋ Add folder…", sidebar)
+        add_folder.setFlat(True)
+        add_folder.clicked.connect(self.choose_folder)
+        side.addWidget(add_folder)
+        side.addSpacing(6)
+        side.addWidget(self._section("TAGS", sidebar))
+        self.tag_view = QListView(sidebar)
+        self.tag_view.setObjectName("tagList")
+        self.tag_view.setModel(self.tags)
+        self.tag_view.setItemDelegate(SidebarDelegate(self.tag_view))
+        side.addWidget(self.tag_view, 5)
+        for view in (self.folder_view, self.tag_view):
+            view.setFrameShape(QFrame.Shape.NoFrame)
+            view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+            view.setUniformItemSizes(True)
+        browser.addWidget(sidebar)
+
+        self.grid = PhotoGrid(browser, self.thumb_size)
+        self.grid.setModel(self.photos)
+        self.empty_label = QLabel(self.grid)
+        self.empty_label.setObjectName("emptyLabel")
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setWordWrap(True)
+        browser.addWidget(self.grid)
+        browser.setStretchFactor(0, 0)
+        browser.setStretchFactor(1, 1)
+        browser.setSizes([230, 900])
+        self.browser = browser
+        self.pages.addWidget(browser)
+        outer.addWidget(self.pages, 1)
+        self.setCentralWidget(central)
+
+        status = self.statusBar()
+        self.state_label = QLabel(STATE_TEXT["loading-model"], self)
+        status.addWidget(self.state_label, 1)
+        self.progress_bar = QProgressBar(self)
+        self.progress_bar.setMaximumWidth(220)
+        self.progress_bar.setTextVisible(True)
+        self.progress_bar.hide()
+        status.addPermanentWidget(self.progress_bar)
+        self.pause_button = QToolButton(self)
+        self.pause_button.setText("Pause")
+        self.pause_button.setCheckable(True)
+        self.pause_button.setToolTip("Pause or resume indexing")
+        self.pause_button.toggled.connect(self.set_paused)
+        status.addPermanentWidget(self.pause_button)
+        self.count_label = QLabel(self)
+        status.addPermanentWidget(self.count_label)
+
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(SEARCH_DEBOUNCE_MS)
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(REFRESH_DEBOUNCE_MS)
+
+    def _section(self, text: str, parent: QWidget) -> QLabel:
+        label = QLabel(text, parent)
+        label.setObjectName("sectionLabel")
+        return label
+
+    def _build_actions(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        self.add_folder_action = self._action(file_menu, "&Add Folder…", self.choose_folder,
+                                              QKeySequence.StandardKey.Open)
+        self._action(file_menu, "&Rescan Folders", self.bridge.service.rescan, "F5")
+        file_menu.addSeparator()
+        self.quit_action = self._action(file_menu, "&Quit", self.close,
+                                        QKeySequence.StandardKey.Quit)
+        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+        edit_menu = bar.addMenu("&Edit")
+        self._action(edit_menu, "&Find", self.focus_search, QKeySequence.StandardKey.Find)
+        self._action(edit_menu, "Select &All", self.grid.selectAll,
+                     QKeySequence.StandardKey.SelectAll)
+        view_menu = bar.addMenu("&View")
+        self._action(view_menu, "&Larger Thumbnails", lambda: self.set_thumb_size(
+            self.thumb_size + 40), QKeySequence.StandardKey.ZoomIn)
+        self._action(view_menu, "&Smaller Thumbnails", lambda: self.set_thumb_size(
+            self.thumb_size - 40), QKeySequence.StandardKey.ZoomOut)
+        self._action(view_menu, "Show &All Photos", self.show_all, "Ctrl+0")
+        tools = bar.addMenu("&Tools")
+        self._action(tools, "&Labels…", self.open_labels, "Ctrl+L")
+        self._action(tools, "&Duplicates…", self.open_duplicates, "Ctrl+D")
+        self._action(tools, "&Settings…", self.open_settings, QKeySequence.StandardKey.Preferences)
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&Search Syntax", self.show_search_help, "F1")
+        self._action(help_menu, "&About Photo Tagger", self.show_about, None)
+
+    def _action(self, menu: QMenu, text: str, slot: Any,
+                shortcut: QKeySequence.StandardKey | str | None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(lambda _=False: slot())
+        menu.addAction(action)
+        self.addAction(action)
+        return action
+
+    def _connect(self) -> None:
+        self.search.textEdited.connect(lambda _: self._search_timer.start())
+        self.search.returnPressed.connect(self.run_query)
+        self.search.textChanged.connect(self._text_changed)
+        self.search.image_dropped.connect(self.find_similar_to_file)
+        self._search_timer.timeout.connect(self.run_query)
+        self._refresh_timer.timeout.connect(self._refresh_after_change)
+        self.folder_view.clicked.connect(lambda _: self._filter_changed())
+        self.folder_view.selectionModel().selectionChanged.connect(
+            lambda *_: self._filter_changed())
+        self.folder_view.customContextMenuRequested.connect(self._folder_menu)
+        self.tag_view.clicked.connect(self._tag_clicked)
+        self.grid.activated.connect(self.open_viewer)
+        self.grid.quick_preview.connect(lambda index: self.open_viewer(index, quick=True))
+        self.grid.customContextMenuRequested.connect(self._photo_menu)
+        self.bridge.state_changed.connect(self._state_changed)
+        self.bridge.progress.connect(self._progress)
+        self.bridge.library_changed.connect(self._refresh_timer.start)
+        self.bridge.model_ready.connect(self._model_ready)
+        self.bridge.model_failed.connect(self.banner.show_failure)
+        self.bridge.download_progress.connect(self.banner.show_download)
+        self.bridge.error.connect(self._service_error)
+
+    # -- pages and geometry -------------------------------------------------------------
+    def _show_page(self) -> None:
+        has_folders = bool(self.reader.folders())
+        self.pages.setCurrentIndex(1 if has_folders else 0)
+
+    def restore_geometry(self) -> None:
+        geometry = self.settings.value("geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1200, 780)
+        splitter = self.settings.value("splitter")
+        if isinstance(splitter, QByteArray) and not splitter.isEmpty():
+            self.browser.restoreState(splitter)
+
+    def set_thumb_size(self, size: int) -> None:
+        self.thumb_size = max(100, min(320, int(size)))
+        self.grid.set_thumb_size(self.thumb_size)
+        self.settings.setValue("thumbnail_size", self.thumb_size)
+
+    # -- queries ------------------------------------------------------------------------
+    def current_folder(self) -> str | None:
+        indexes = self.folder_view.selectionModel().selectedIndexes()
+        return indexes[0].data(KeyRole) if indexes else None
+
+    def current_tag(self) -> str | None:
+        indexes = self.tag_view.selectionModel().selectedIndexes()
+        return indexes[0].data(KeyRole) if indexes else None
+
+    def focus_search(self) -> None:
+        self.search.setFocus()
+        self.search.selectAll()
+
+    def _text_changed(self, text: str) -> None:
+        if self._similar_to is not None and text:
+            self._similar_to = None
+
+    def _tag_clicked(self, index: QModelIndex) -> None:
+        # A second click on the selected tag clears the filter.
+        if getattr(self, "_last_tag", None) == index.data(KeyRole):
+            self.tag_view.clearSelection()
+            self._last_tag = None
+        else:
+            self._last_tag = index.data(KeyRole)
+        self._filter_changed()
+
+    def _filter_changed(self) -> None:
+        self._similar_to = None
+        self.run_query()
+
+    def show_all(self) -> None:
+        self.search.clear()
+        self.tag_view.clearSelection()
+        self._last_tag = None
+        self.folder_view.setCurrentIndex(self.folders.index(0, 0))
+        self._filter_changed()
+
+    def run_query(self) -> None:
+        """Search now with the query box and the sidebar's folder and tag."""
+        self._search_timer.stop()
+        self._request += 1
+        request = self._request
+        folder, tag = self.current_folder(), self.current_tag()
+        query = self.search.text().strip()
+        if self._similar_to is not None:
+            self.bridge.similar(self._similar_to, SEARCH_LIMIT,
+                                lambda r, e: self._show_results(request, r, e))
+            return
+        if query or tag:
+            self.bridge.search(query, SEARCH_LIMIT,
+                               lambda r, e: self._show_results(request, r, e),
+                               folder=folder, tags=[tag] if tag else None)
+            return
+
+        def browse(library: Library, indexer: object) -> list[SearchResult]:
+            return [SearchResult(i, p, 1.0) for i, p in library.indexed_photos(folder)]
+
+        self.bridge.submit(browse, lambda r, e: self._show_results(request, r, e))
+
+    def _show_results(self, request: int, results: list[SearchResult] | None,
+                      error: BaseException | None) -> None:
+        if self._closed or request != self._request:
+            return  # a newer search replaced this one
+        if error is not None:
+            self.statusBar().showMessage(f"Search failed: {error}", 8000)
+            results = []
+        current = self.grid.currentIndex().data(PathRole)
+        self.photos.set_results(results or [])
+        if current is not None:
+            row = self.photos.row_of_path(current)
+            if row is not None:
+                self.grid.setCurrentIndex(self.photos.index(row, 0))
+        self._update_context(len(results or []))
+
+    def _update_context(self, count: int) -> None:
+        query = self.search.text().strip()
+        if self._similar_to is not None:
+            what = "Similar photos"
+        elif query or self.current_tag():
+            what = "Results"
+        else:
+            what = "Photos"
+        self.context_label.setText(f"{what}: {count:,}")
+        if count:
+            self.empty_label.hide()
+            return
+        if query:
+            text = f"No photos match “{query}”."
+            if self.bridge.model_error:
+                text += "\nText search needs the model (see the message above)."
+        elif self.reader.status_counts().get("pending"):
+            text = "Photos are being indexed; they appear here as they are ready."
+        else:
+            text = "No photos here yet."
+        self.empty_label.setText(text)
+        self.empty_label.resize(self.grid.viewport().size())
+        self.empty_label.show()
+
+    def find_similar(self, photo_id: int) -> None:
+        self._similar_to = photo_id
+        self.search.clear()
+        self.run_query()
+
+    def find_similar_to_file(self, path: Path) -> None:
+        self._similar_to = Path(path)
+        self.search.clear()
+        self.statusBar().showMessage(f"Photos like {path.name}", 5000)
+        self.run_query()
+
+    def show_search_help(self) -> None:
+        QMessageBox.information(self, "Search syntax", (
+            "<p>Type what you are looking for, in any language: <i>kids in the snow</i>.</p>"
+            "<p><b>+phrase</b> pulls towards, <b>-phrase</b> away: <i>beach +dog -people</i>."
+            "</p><p><b>tag:name</b> keeps photos with that tag (<i>tag:\"new year\"</i>); "
+            "combine with the folder and tag chosen on the left.</p>"
+            "<p>Drop an image file onto the search box to find similar photos.</p>"))
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About Photo Tagger", (
+            "<h3>Photo Tagger</h3><p>Offline photo search and multilingual tagging with "
+            "SigLIP 2. Your photos never leave this computer.</p>"
+            f"<p>Library: {self.home}</p>"))
+
+    # -- sidebar ------------------------------------------------------------------------
+    def refresh_sidebar(self) -> None:
+        folder = self.current_folder()
+        tag = self.current_tag()
+        counts = self.reader.status_counts()
+        folders = self.reader.folders()
+        self.folders.set_entries(folder_entries(folders, self.reader.folder_photo_counts(),
+                                                counts["indexed"]))
+        tag_counts = self.reader.tag_counts()
+        self.tags.set_entries([SidebarEntry(t, t, c) for t, c in
+                               sorted(tag_counts.items(), key=lambda kv: (-kv[1], kv[0]))])
+        self._reselect(self.folder_view, self.folders, folder, default_first=True)
+        self._reselect(self.tag_view, self.tags, tag)
+        pending = f" · {counts['pending']:,} waiting" if counts["pending"] else ""
+        skipped = f" · {counts['skipped']:,} skipped" if counts["skipped"] else ""
+        self.count_label.setText(f"{counts['indexed']:,} photos{pending}{skipped}")
+
+    def _reselect(self, view: QListView, model: SidebarListModel, key: str | None,
+                  default_first: bool = False) -> None:
+        row = model.row_of(key)
+        selected = view.selectionModel().selectedIndexes()
+        if row is None and default_first and model.rowCount():
+            row = 0
+        if row is None:
+            return
+        if not selected or selected[0].row() != row:
+            view.selectionModel().blockSignals(True)
+            view.setCurrentIndex(model.index(row, 0))
+            view.selectionModel().blockSignals(False)
+
+    def _refresh_after_change(self) -> None:
+        if self._closed:
+            return
+        self.refresh_sidebar()
+        self._show_page()
+        # A typed query keeps its results while indexing; a listing follows the library.
+        if not self.search.text().strip() and self._similar_to is None:
+            self.run_query()
+        else:
+            self._update_context(self.photos.rowCount())
+
+    def _folder_menu(self, point: QPoint) -> None:
+        index = self.folder_view.indexAt(point)
+        if not index.isValid() or index.data(KeyRole) is None:
+            return
+        entry = self.folders.entry(index.row())
+        menu = QMenu(self)
+        menu.addAction("Show in File Manager",
+                       lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(entry.key)))
+        menu.addAction("Rescan", self.bridge.service.rescan)
+        menu.addSeparator()
+        menu.addAction("Remove from Library…", lambda: self.remove_folder(entry))
+        menu.exec(self.folder_view.viewport().mapToGlobal(point))
+
+    def remove_folder(self, entry: SidebarEntry) -> None:
+        answer = QMessageBox.question(
+            self, "Remove folder",
+            f"Stop watching {entry.key} and forget its {entry.count or 0:,} photos?\n"
+            "The files themselves are not touched.")
+        if answer == QMessageBox.StandardButton.Yes and entry.folder_id is not None:
+            self.bridge.remove_folder(entry.folder_id)
+
+    # -- folders and model --------------------------------------------------------------
+    def choose_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Add a photo folder", str(Path.home()))
+        if path:
+            self.add_folder(Path(path))
+
+    def add_folder(self, path: Path) -> None:
+        self.bridge.add_folder(path)
+        self.statusBar().showMessage(f"Adding {path}…", 4000)
+        self.pages.setCurrentIndex(1)
+        self.state_label.setText(STATE_TEXT["scanning"])
+
+    def choose_model_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(
+            self, "Choose a SigLIP 2 model folder (with config.json and model.safetensors)")
+        if path:
+            self.use_model(path)
+
+    def use_model(self, model_id: str) -> None:
+        self.banner.hide()
+        self.bridge.set_model(model_id)
+
+    def _model_ready(self, model_id: str) -> None:
+        self.banner.hide()
+        self.statusBar().showMessage(f"Model ready: {model_id}", 4000)
+        if self.search.text().strip():
+            self.run_query()
+
+    def _service_error(self, message: str) -> None:
+        self.statusBar().showMessage(message, 10000)
+
+    # -- status bar ---------------------------------------------------------------------
+    def _state_changed(self, state: str) -> None:
+        self.state_label.setText(STATE_TEXT.get(state, state))
+        if state in ("idle", "stopped"):
+            self.progress_bar.hide()
+        self.pause_button.blockSignals(True)
+        self.pause_button.setChecked(self.bridge.paused)
+        self.pause_button.setText("Resume" if self.bridge.paused else "Pause")
+        self.pause_button.blockSignals(False)
+        if state == "idle":
+            self._refresh_timer.start()
+
+    def _progress(self, event: IndexProgress) -> None:
+        if event.phase == "done" or event.total <= 0:
+            self.progress_bar.hide()
+            return
+        if event.phase == "scan":
+            self.state_label.setText(f"Looking for photos… {event.done:,} found")
+            return
+        self.progress_bar.show()
+        self.progress_bar.setRange(0, event.total)
+        self.progress_bar.setValue(event.done)
+        self.progress_bar.setFormat(f"{event.done:,} / {event.total:,}")
+        parts = ["Paused" if self.bridge.paused else "Indexing"]
+        if event.rate > 0:
+            parts.append(f"{event.rate:.1f} photos/s")
+            left = (event.total - event.done) / event.rate
+            parts.append(f"about {human_duration(left)} left")
+        if event.current:
+            parts.append(os.path.basename(event.current))
+        self.state_label.setText(" · ".join(parts))
+        self._progress_seen = time.monotonic()
+
+    def set_paused(self, paused: bool) -> None:
+        if paused:
+            self.bridge.pause()
+        else:
+            self.bridge.resume()
+        self.pause_button.setText("Resume" if paused else "Pause")
+
+    # -- photos -------------------------------------------------------------------------
+    def selected_results(self) -> list[SearchResult]:
+        return [self.photos.result(i.row()) for i in self.grid.selectionModel().selectedIndexes()]
+
+    def open_viewer(self, index: QModelIndex, quick: bool = False) -> None:
+        from photo_tagger.gui.viewer import PhotoViewer
+
+        if not index.isValid():
+            return
+        viewer = PhotoViewer(self, self.photos, index.row())
+        viewer.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        viewer.show()
+        self.viewer = viewer
+
+    def _photo_menu(self, point: QPoint) -> None:
+        index = self.grid.indexAt(point)
+        if not index.isValid():
+            return
+        if not self.grid.selectionModel().isSelected(index):
+            self.grid.setCurrentIndex(index)
+        self.photo_menu(index).exec(self.grid.viewport().mapToGlobal(point))
+
+    def photo_menu(self, index: QModelIndex) -> QMenu:
+        """The actions on a photo (the grid's context menu)."""
+        path = str(index.data(PathRole))
+        photo_id = int(index.data(PhotoIdRole))
+        menu = QMenu(self)
+        menu.addAction("Open", lambda: self.open_viewer(index))
+        menu.addAction("Open in System Viewer",
+                       lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(path)))
+        menu.addAction("Show in File Manager", lambda: QDesktopServices.openUrl(
+            QUrl.fromLocalFile(str(Path(path).parent))))
+        menu.addAction("Copy Path", lambda: QGuiApplication.clipboard().setText(path))
+        menu.addSeparator()
+        menu.addAction("Find Similar", lambda: self.find_similar(photo_id))
+        menu.addAction("Add Tag…", lambda: self.ask_add_tag([path]))
+        remove = menu.addMenu("Remove Tag")
+        for tag in self.reader.tags_of(photo_id):
+            remove.addAction(tag.tag, lambda t=tag.tag: self.set_tag([path], t, False))
+        remove.setEnabled(not remove.isEmpty())
+        return menu
+
+    def ask_add_tag(self, paths: list[str]) -> None:
+        known = sorted(self.reader.tag_counts())
+        tag, ok = QInputDialog.getItem(self, "Add tag", "Tag (any language):", known, 0, True)
+        if ok and tag.strip():
+            self.set_tag(paths, tag.strip(), True)
+
+    def set_tag(self, paths: list[str], tag: str, present: bool,
+                done: Any = None) -> None:
+        """Put a tag on photos (or take it off) by hand; the service writes it."""
+        def job(library: Library, indexer: object) -> None:
+            for path in paths:
+                if present:
+                    label_api.tag_photo(library, path, tag)
+                else:
+                    label_api.untag_photo(library, path, tag)
+
+        def finished(result: object, error: BaseException | None) -> None:
+            if error is not None:
+                QMessageBox.warning(self, "Tag not changed", str(error))
+            if done is not None:
+                done()
+
+        self.bridge.submit(job, finished)
+
+    def use_tag_filter(self, tag: str) -> None:
+        self.search.setText(format_tag_filter(tag))
+        self.run_query()
+
+    # -- dialogs ------------------------------------------------------------------------
+    def open_labels(self) -> None:
+        from photo_tagger.gui.labels_dialog import LabelsEditor
+
+        self._dialog("labels", lambda: LabelsEditor(self))
+
+    def open_duplicates(self) -> None:
+        from photo_tagger.gui.duplicates import DuplicatesDialog
+
+        self._dialog("duplicates", lambda: DuplicatesDialog(self))
+
+    def open_settings(self) -> None:
+        from photo_tagger.gui.settings_dialog import SettingsDialog
+
+        self._dialog("settings", lambda: SettingsDialog(self))
+
+    def _dialog(self, name: str, make: Any) -> None:
+        existing = getattr(self, f"{name}_dialog", None)
+        if existing is not None and existing.isVisible():
+            existing.raise_()
+            existing.activateWindow()
+            return
+        dialog = make()
+        setattr(self, f"{name}_dialog", dialog)
+        dialog.show()
+
+    # -- drag and drop of folders ---------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt API)
+        if any(p.is_dir() for p in dropped_paths(event)):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        folders = [p for p in dropped_paths(event) if p.is_dir()]
+        for folder in folders:
+            self.add_folder(folder)
+        if folders:
+            event.acceptProposedAction()
+
+    # -- shutdown -----------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop the service, the watcher and the thumbnail threads; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("splitter", self.browser.saveState())
+        self.settings.sync()
+        self._search_timer.stop()
+        self._refresh_timer.stop()
+        for name in ("labels", "duplicates", "settings"):
+            dialog = getattr(self, f"{name}_dialog", None)
+            if dialog is not None:
+                dialog.close()
+        self.bridge.stop()
+        self.loader.shutdown()
+        self.reader.close()
+        log.info("Window closed; the service and its threads are stopped.")
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        if self.empty_label.isVisible():
+            self.empty_label.resize(self.grid.viewport().size())
+

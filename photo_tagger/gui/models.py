@@ -1,0 +1,257 @@
+"""Item models over plain core data: the photo grid, the sidebar's folders and tags, the
+labels table and the duplicate groups. Thin adapters; no queries of their own."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex, QObject, Qt
+from PySide6.QtGui import QPixmap
+
+from photo_tagger.core.labels import LabelInfo
+from photo_tagger.core.search import SearchResult
+from photo_tagger.core.store import Folder
+from photo_tagger.gui.thumbnails import ThumbnailLoader
+
+PhotoIdRole = Qt.ItemDataRole.UserRole + 1
+PathRole = Qt.ItemDataRole.UserRole + 2
+ScoreRole = Qt.ItemDataRole.UserRole + 3
+CountRole = Qt.ItemDataRole.UserRole + 4
+KeyRole = Qt.ItemDataRole.UserRole + 5
+
+_INVALID = QModelIndex()
+
+
+class PhotoListModel(QAbstractListModel):
+    """Rows of photos (search results or a folder listing); thumbnails come from the loader
+    as they are painted, so only visible rows cost anything."""
+
+    def __init__(self, loader: ThumbnailLoader | None = None,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[SearchResult] = []
+        self._row_of: dict[str, int] = {}
+        self.loader = loader
+        if loader is not None:
+            loader.ready.connect(self._thumbnail_ready)
+            loader.failed.connect(self._thumbnail_ready)
+
+    def set_results(self, rows: Sequence[SearchResult]) -> None:
+        self.beginResetModel()
+        if self.loader is not None:
+            self.loader.drop_queued()
+        self._rows = list(rows)
+        self._row_of = {r.path: i for i, r in enumerate(self._rows)}
+        self.endResetModel()
+
+    def result(self, row: int) -> SearchResult:
+        return self._rows[row]
+
+    def results(self) -> list[SearchResult]:
+        return list(self._rows)
+
+    def row_of_path(self, path: str) -> int | None:
+        return self._row_of.get(path)
+
+    def rowCount(self, parent: QModelIndex = _INVALID) -> int:  # noqa: N802 (Qt API)
+        return 0 if parent.isValid() else len(self._rows)
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        row = self._rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return os.path.basename(row.path)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return row.path
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self.loader.pixmap(row.path) if self.loader is not None else None
+        if role == PhotoIdRole:
+            return row.photo_id
+        if role == PathRole:
+            return row.path
+        if role == ScoreRole:
+            return row.score
+        return None
+
+    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return (Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+                | Qt.ItemFlag.ItemIsDragEnabled | Qt.ItemFlag.ItemNeverHasChildren)
+
+    def _thumbnail_ready(self, path: str) -> None:
+        row = self._row_of.get(path)
+        if row is not None:
+            index = self.index(row, 0)
+            self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
+
+
+@dataclass(frozen=True)
+class SidebarEntry:
+    key: str | None  # folder path or tag; None for "All photos"
+    title: str
+    count: int | None
+    detail: str = ""
+    folder_id: int | None = None
+
+
+class SidebarListModel(QAbstractListModel):
+    """The sidebar's folders or tags, each with its photo count."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._entries: list[SidebarEntry] = []
+        self.icon: QPixmap | None = None
+
+    def set_entries(self, entries: Sequence[SidebarEntry]) -> None:
+        if list(entries) == self._entries:
+            return  # keep the selection and scroll position when nothing changed
+        self.beginResetModel()
+        self._entries = list(entries)
+        self.endResetModel()
+
+    def entry(self, row: int) -> SidebarEntry:
+        return self._entries[row]
+
+    def row_of(self, key: str | None) -> int | None:
+        for row, entry in enumerate(self._entries):
+            if entry.key == key:
+                return row
+        return None
+
+    def rowCount(self, parent: QModelIndex = _INVALID) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(self._entries)
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if not index.isValid() or not 0 <= index.row() < len(self._entries):
+            return None
+        entry = self._entries[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return entry.title
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return entry.detail or entry.title
+        if role == CountRole:
+            return entry.count
+        if role == KeyRole:
+            return entry.key
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self.icon
+        return None
+
+    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return (Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+                | Qt.ItemFlag.ItemNeverHasChildren)
+
+
+def folder_entries(folders: Sequence[Folder], counts: dict[int, int],
+                   total: int) -> list[SidebarEntry]:
+    entries = [SidebarEntry(None, "All photos", total)]
+    for folder in folders:
+        name = os.path.basename(folder.path.rstrip("/\\")) or folder.path
+        entries.append(SidebarEntry(folder.path, name, counts.get(folder.id, 0), folder.path,
+                                    folder.id))
+    return entries
+
+
+class LabelTableModel(QAbstractTableModel):
+    """The labels with their tag (synonym group) and threshold."""
+
+    HEADERS = ("Label", "Tag group", "Threshold")
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._labels: list[LabelInfo] = []
+
+    def set_labels(self, labels: Sequence[LabelInfo]) -> None:
+        self.beginResetModel()
+        self._labels = list(labels)
+        self.endResetModel()
+
+    def label(self, row: int) -> LabelInfo:
+        return self._labels[row]
+
+    def row_of(self, name: str) -> int | None:
+        for row, label in enumerate(self._labels):
+            if label.name == name:
+                return row
+        return None
+
+    def rowCount(self, parent: QModelIndex = _INVALID) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(self._labels)
+
+    def columnCount(self, parent: QModelIndex = _INVALID) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
+                   role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if (role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal
+                and 0 <= section < len(self.HEADERS)):
+            return self.HEADERS[section]
+        return None
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if not index.isValid() or not 0 <= index.row() < len(self._labels):
+            return None
+        label = self._labels[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            if index.column() == 0:
+                return label.name
+            if index.column() == 1:
+                return "" if label.tag == label.name else label.tag
+            threshold = f"{label.threshold:.3f}"
+            return threshold if label.custom_threshold else f"{threshold} (default)"
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"Prompt: {label.template.replace('{label}', label.name)}"
+        if role == KeyRole:
+            return label.name
+        return None
+
+    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return (Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+                | Qt.ItemFlag.ItemNeverHasChildren)
+
+
+class DuplicateGroupModel(QAbstractListModel):
+    """Groups of near-duplicates, one row per group."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._groups: list[list[SearchResult]] = []
+
+    def set_groups(self, groups: Sequence[Sequence[SearchResult]]) -> None:
+        self.beginResetModel()
+        self._groups = [list(g) for g in groups]
+        self.endResetModel()
+
+    def group(self, row: int) -> list[SearchResult]:
+        return self._groups[row]
+
+    def rowCount(self, parent: QModelIndex = _INVALID) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(self._groups)
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if not index.isValid() or not 0 <= index.row() < len(self._groups):
+            return None
+        group = self._groups[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            names = ", ".join(os.path.basename(r.path) for r in group[:3])
+            more = f" +{len(group) - 3}" if len(group) > 3 else ""
+            return f"{len(group)} photos · {names}{more}"
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return "\n".join(r.path for r in group)
+        if role == CountRole:
+            return len(group)
+        return None
+
+    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return (Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+                | Qt.ItemFlag.ItemNeverHasChildren)

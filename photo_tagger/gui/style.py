@@ -1,0 +1,34 @@
+"""The look: Fusion with the system's light or dark palette, and a few roles styled with
+palette colours so both schemes work."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QApplication
+
+STYLE_SHEET = """
+#topBar { border-bottom: 1px solid palette(mid); }
+#sidebar { background: palette(base); }
+#folderList, #tagList { background: transparent; }
+#sectionLabel { color: palette(placeholder-text); font-weight: 600; font-size: 8.5pt;
+                padding: 6px 8px 2px 8px; letter-spacing: 1px; }
+#mutedText { color: palette(placeholder-text); }
+#emptyLabel { color: palette(placeholder-text); font-size: 12pt; }
+#welcomeTitle { font-size: 22pt; font-weight: 600; margin: 8px; }
+#welcomeText { font-size: 11pt; line-height: 140%; }
+#primaryButton { padding: 8px 22px; font-weight: 600; }
+#modelBanner { background: rgba(255, 193, 7, 40); border-bottom: 1px solid rgba(255,160,0,120); }
+QToolButton[chip="auto"], QToolButton[chip="manual"] {
+    border-radius: 11px; padding: 3px 10px; border: 1px solid palette(mid);
+    background: palette(button); }
+QToolButton[chip="manual"] { border: 1px solid palette(highlight); }
+QToolButton[chip]:hover { background: palette(midlight); }
+#viewerImage { background: #1b1b1d; }
+#infoTitle { font-size: 12pt; font-weight: 600; }
+#countLabel { font-size: 11pt; font-weight: 600; }
+"""
+
+
+def apply_style(app: QApplication) -> None:
+    """Fusion follows the system colour scheme in Qt 6.5+; we only add shapes and spacing."""
+    app.setStyle("Fusion")
+    app.setStyleSheet(STYLE_SHEET)

@@ -1,0 +1,147 @@
+"""Thumbnails: an on-disk JPEG cache keyed by (path, mtime, size), decoded on a QThreadPool
+into QImage, turned into QPixmap on the GUI thread and kept in a small in-memory LRU."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import logging
+import os
+from collections import OrderedDict
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtGui import QImage, QPixmap
+
+from photo_tagger.core.images import UnreadableImage, load_image
+
+log = logging.getLogger(__name__)
+
+# Thumbnails are stored at this size and scaled down for smaller grid settings.
+STORED_SIZE = 320
+PREVIEW_SIZE = 1600
+
+
+def cache_key(path: str, size: int) -> str | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    text = f"{path}\0{stat.st_mtime_ns}\0{stat.st_size}\0{size}"
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def render_thumbnail(path: str, size: int, cache_dir: Path | None) -> QImage:
+    """The thumbnail of `path` at most `size` pixels wide and high, from the disk cache when
+    the file is unchanged. Runs on a pool thread; raises UnreadableImage on a bad file."""
+    key = cache_key(path, size)
+    cached = cache_dir / key[:2] / f"{key}.jpg" if cache_dir is not None and key else None
+    if cached is not None and cached.is_file():
+        image = QImage(str(cached))
+        if not image.isNull():
+            return image
+    loaded = load_image(Path(path), target_size=size)
+    picture = loaded.image
+    picture.thumbnail((size, size))
+    buffer = io.BytesIO()
+    picture.save(buffer, "JPEG", quality=88)
+    data = buffer.getvalue()
+    if cached is not None:
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            temporary = cached.with_suffix(".part")
+            temporary.write_bytes(data)
+            os.replace(temporary, cached)
+        except OSError as exc:  # a full or read-only disk costs the cache, not the photo
+            log.debug("Thumbnail cache write failed: %s", exc)
+    image = QImage()
+    image.loadFromData(data, "JPEG")
+    return image
+
+
+class _TaskSignals(QObject):
+    finished = Signal(str, int, object)  # path, size, QImage or None
+
+
+class _ThumbnailTask(QRunnable):
+    def __init__(self, path: str, size: int, cache_dir: Path | None,
+                 signals: _TaskSignals) -> None:
+        super().__init__()
+        self.path, self.size, self.cache_dir, self.signals = path, size, cache_dir, signals
+
+    def run(self) -> None:
+        try:
+            image: QImage | None = render_thumbnail(self.path, self.size, self.cache_dir)
+        except (UnreadableImage, OSError) as exc:
+            log.debug("No thumbnail for %s: %s", self.path, exc)
+            image = None
+        except Exception:  # never let one photo kill a pool thread silently
+            log.exception("Thumbnail of %s failed", self.path)
+            image = None
+        # The loader may be gone if the window closed while this ran.
+        with contextlib.suppress(RuntimeError):
+            self.signals.finished.emit(self.path, self.size, image)
+
+
+class ThumbnailLoader(QObject):
+    """Asks for thumbnails without waiting: `pixmap()` answers from memory or queues a
+    decode, and `ready` says when it arrived."""
+
+    ready = Signal(str)  # path
+    failed = Signal(str)
+
+    def __init__(self, cache_dir: Path | None, *, capacity: int = 3000,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.cache_dir = cache_dir
+        self.capacity = capacity
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(max(1, min(4, (os.cpu_count() or 2))))
+        self._memory: OrderedDict[tuple[str, int], QPixmap] = OrderedDict()
+        self._pending: set[tuple[str, int]] = set()
+        self._broken: set[tuple[str, int]] = set()
+        self._signals = _TaskSignals(self)
+        self._signals.finished.connect(self._finished)
+
+    def pixmap(self, path: str, size: int = STORED_SIZE) -> QPixmap | None:
+        key = (path, size)
+        found = self._memory.get(key)
+        if found is not None:
+            self._memory.move_to_end(key)
+            return found
+        if key not in self._pending and key not in self._broken:
+            self._pending.add(key)
+            self.pool.start(_ThumbnailTask(path, size, self.cache_dir, self._signals))
+        return None
+
+    def is_broken(self, path: str, size: int = STORED_SIZE) -> bool:
+        return (path, size) in self._broken
+
+    def drop_queued(self) -> None:
+        """Forget decodes not yet started: the rows they were for are gone (a new search)."""
+        self.pool.clear()
+        self._pending.clear()
+
+    def forget(self, path: str) -> None:
+        for key in [k for k in self._memory if k[0] == path]:
+            del self._memory[key]
+        self._broken = {k for k in self._broken if k[0] != path}
+
+    @Slot(str, int, object)
+    def _finished(self, path: str, size: int, image: QImage | None) -> None:
+        # Rows are found again by path, so a result for rows since replaced is still cached.
+        key = (path, size)
+        self._pending.discard(key)
+        if image is None or image.isNull():
+            self._broken.add(key)
+            self.failed.emit(path)
+            return
+        self._memory[key] = QPixmap.fromImage(image)
+        while len(self._memory) > self.capacity:
+            self._memory.popitem(last=False)
+        self.ready.emit(path)
+
+    def shutdown(self) -> None:
+        self.pool.clear()
+        self.pool.waitForDone(5000)

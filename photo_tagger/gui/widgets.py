@@ -1,0 +1,251 @@
+"""Small reusable widgets: the search field that takes dropped images, the photo grid and
+its delegate, the sidebar list delegate, the flow of tag chips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QDragEnterEvent,
+    QDropEvent,
+    QFont,
+    QKeyEvent,
+    QPainter,
+    QPainterPath,
+    QPalette,
+    QPixmap,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QLineEdit,
+    QListView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QToolButton,
+    QWidget,
+)
+
+from photo_tagger.core.images import is_candidate
+from photo_tagger.gui.models import CountRole, PathRole
+
+
+def dropped_paths(event: QDragEnterEvent | QDropEvent) -> list[Path]:
+    mime = event.mimeData()
+    if not mime.hasUrls():
+        return []
+    return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
+
+
+class SearchField(QLineEdit):
+    """The query box; an image file dropped on it searches by that image."""
+
+    image_dropped = Signal(Path)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAcceptDrops(True)
+        self.setClearButtonEnabled(True)
+        self.setPlaceholderText(
+            "Search photos — e.g. kids in the snow  ·  beach -people  ·  tag:dog  "
+            "(drop an image here to find similar)")
+
+    def _image(self, event: QDragEnterEvent | QDropEvent) -> Path | None:
+        paths = dropped_paths(event)
+        if len(paths) == 1 and paths[0].is_file() and is_candidate(paths[0]):
+            return paths[0]
+        return None
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt API)
+        if self._image(event) is not None:
+            event.acceptProposedAction()
+        else:
+            event.ignore()  # folders go on to the window
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        image = self._image(event)
+        if image is None:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.image_dropped.emit(image)
+
+
+class PhotoDelegate(QStyledItemDelegate):
+    """A thumbnail on a rounded tile with the file name under it."""
+
+    def __init__(self, parent: QWidget | None = None, thumb_size: int = 180) -> None:
+        super().__init__(parent)
+        self.thumb_size = thumb_size
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
+        return QSize(self.thumb_size + 16, self.thumb_size + 36)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
+              index: QModelIndex) -> None:
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        palette = option.palette
+        tile = option.rect.adjusted(4, 4, -4, -4)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        hovered = bool(option.state & QStyle.StateFlag.State_MouseOver)
+        if selected or hovered:
+            colour = QColor(palette.color(QPalette.ColorRole.Highlight))
+            colour.setAlpha(200 if selected else 60)
+            path = QPainterPath()
+            path.addRoundedRect(tile, 8, 8)
+            painter.fillPath(path, colour)
+        image_area = QRect(tile.left() + 4, tile.top() + 4, tile.width() - 8,
+                           self.thumb_size)
+        pixmap = index.data(Qt.ItemDataRole.DecorationRole)
+        if isinstance(pixmap, QPixmap) and not pixmap.isNull():
+            scaled = pixmap.scaled(image_area.size(), Qt.AspectRatioMode.KeepAspectRatio,
+                                   Qt.TransformationMode.SmoothTransformation)
+            x = image_area.left() + (image_area.width() - scaled.width()) // 2
+            y = image_area.top() + (image_area.height() - scaled.height()) // 2
+            clip = QPainterPath()
+            clip.addRoundedRect(QRect(x, y, scaled.width(), scaled.height()), 4, 4)
+            painter.setClipPath(clip)
+            painter.drawPixmap(x, y, scaled)
+            painter.setClipping(False)
+        else:
+            placeholder = QColor(palette.color(QPalette.ColorRole.Mid))
+            placeholder.setAlpha(60)
+            inner = image_area.adjusted(12, 12, -12, -12)
+            path = QPainterPath()
+            path.addRoundedRect(inner, 6, 6)
+            painter.fillPath(path, placeholder)
+        text_rect = QRect(tile.left() + 6, image_area.bottom() + 4, tile.width() - 12, 20)
+        role = (QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text)
+        painter.setPen(palette.color(role))
+        font = QFont(option.font)
+        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.9))
+        painter.setFont(font)
+        name = painter.fontMetrics().elidedText(
+            str(index.data(Qt.ItemDataRole.DisplayRole) or ""), Qt.TextElideMode.ElideMiddle,
+            text_rect.width())
+        painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
+                         name)
+        painter.restore()
+
+
+class PhotoGrid(QListView):
+    """The virtualised thumbnail grid: one view over a model, never a widget per photo."""
+
+    quick_preview = Signal(QModelIndex)
+
+    def __init__(self, parent: QWidget | None = None, thumb_size: int = 180) -> None:
+        super().__init__(parent)
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setMovement(QListView.Movement.Static)
+        self.setUniformItemSizes(True)  # lets the view lay out 100k rows without asking each
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setMouseTracking(True)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.setFrameShape(QListView.Shape.NoFrame)
+        self.setSpacing(2)
+        self.setDragEnabled(False)
+        self.delegate = PhotoDelegate(self, thumb_size)
+        self.setItemDelegate(self.delegate)
+        self.set_thumb_size(thumb_size)
+
+    def set_thumb_size(self, size: int) -> None:
+        self.delegate.thumb_size = size
+        self.setGridSize(QSize(size + 20, size + 40))
+        self.verticalScrollBar().setSingleStep(max(20, size // 4))
+        self.doItemsLayout()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.key() == Qt.Key.Key_Space and self.currentIndex().isValid():
+            self.quick_preview.emit(self.currentIndex())
+            return
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) \
+                and self.currentIndex().isValid():
+            self.activated.emit(self.currentIndex())
+            return
+        super().keyPressEvent(event)
+
+    def selected_paths(self) -> list[str]:
+        return [str(i.data(PathRole)) for i in self.selectionModel().selectedIndexes()]
+
+
+class SidebarDelegate(QStyledItemDelegate):
+    """A sidebar row: the title, and the count right-aligned in a muted colour."""
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
+        size = super().sizeHint(option, index)
+        return QSize(size.width(), max(size.height(), 26))
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
+              index: QModelIndex) -> None:
+        count = index.data(CountRole)
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        text = opt.text
+        opt.text = ""
+        style = opt.widget.style() if opt.widget else None
+        if style is not None:
+            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+        painter.save()
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        colour = option.palette.color(QPalette.ColorRole.HighlightedText if selected
+                                      else QPalette.ColorRole.Text)
+        rect = option.rect.adjusted(10, 0, -10, 0)
+        if opt.decorationSize.width() > 0 and index.data(Qt.ItemDataRole.DecorationRole):
+            rect.setLeft(rect.left() + opt.decorationSize.width() + 6)
+        count_text = f"{count:,}" if isinstance(count, int) else ""
+        metrics = painter.fontMetrics()
+        count_width = metrics.horizontalAdvance(count_text) + 8 if count_text else 0
+        painter.setPen(colour)
+        title = metrics.elidedText(text, Qt.TextElideMode.ElideRight, rect.width() - count_width)
+        painter.drawText(rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, title)
+        if count_text:
+            muted = QColor(colour)
+            muted.setAlpha(150)
+            painter.setPen(muted)
+            painter.drawText(rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                             count_text)
+        painter.restore()
+
+
+class TagChips(QWidget):
+    """A photo's tags as removable chips; manual ones are drawn in the accent colour."""
+
+    remove_requested = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._layout = QHBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.setSpacing(6)
+        self._layout.addStretch(1)
+
+    def set_tags(self, tags: list[tuple[str, str, float | None]]) -> None:
+        """(tag, source, score) rows."""
+        while self._layout.count() > 1:
+            item = self._layout.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        for tag, source, score in tags:
+            chip = QToolButton(self)
+            chip.setText(f"{tag}  ✕")
+            hint = "set by you" if source == "manual" else f"score {score:.2f}" \
+                if score is not None else "automatic"
+            chip.setToolTip(f"{tag} ({hint}) — click to remove from this photo")
+            chip.setProperty("chip", "manual" if source == "manual" else "auto")
+            chip.setCursor(Qt.CursorShape.PointingHandCursor)
+            chip.clicked.connect(lambda _=False, t=tag: self.remove_requested.emit(t))
+            self._layout.insertWidget(self._layout.count() - 1, chip)
+
+    def tags(self) -> list[str]:
+        found = []
+        for i in range(self._layout.count()):
+            widget = self._layout.itemAt(i).widget()
+            if isinstance(widget, QToolButton):
+                found.append(widget.text().rsplit("  ✕", 1)[0])
+        return found

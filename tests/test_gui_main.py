@@ -1,0 +1,176 @@
+"""The main window over the real service: a tiny real model, a real library and watcher,
+real widgets offscreen."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import Qt  # noqa: E402
+
+from photo_tagger.core.search import SearchResult  # noqa: E402
+from photo_tagger.gui.app import create_main_window  # noqa: E402
+from photo_tagger.gui.models import (  # noqa: E402
+    DuplicateGroupModel,
+    LabelTableModel,
+    PhotoListModel,
+    SidebarEntry,
+    SidebarListModel,
+)
+from photos import solid  # noqa: E402
+
+WAIT = 60_000
+
+
+def make_photos(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    solid(folder / "red.png", (220, 30, 30))
+    solid(folder / "blue.png", (30, 30, 220))
+    solid(folder / "green.jpg", (30, 200, 40))
+    return folder
+
+
+@pytest.fixture
+def window(qtbot, isolated_home: Path, fixres_model: Path):
+    win = create_main_window(isolated_home, str(fixres_model))
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()
+
+
+def test_item_models_pass_the_model_tester(qtmodeltester) -> None:
+    from photo_tagger.core.labels import LabelInfo
+
+    photos = PhotoListModel()
+    photos.set_results([SearchResult(1, "/a/1.jpg", 0.5), SearchResult(2, "/a/2.jpg", 0.4)])
+    qtmodeltester.check(photos)
+    sidebar = SidebarListModel()
+    sidebar.set_entries([SidebarEntry(None, "All photos", 3), SidebarEntry("dog", "dog", 2)])
+    qtmodeltester.check(sidebar)
+    labels = LabelTableModel()
+    labels.set_labels([LabelInfo("dog", "dog", "a photo of {label}.", 0.1, False),
+                       LabelInfo("Hund", "dog", "a photo of {label}.", 0.2, True)])
+    qtmodeltester.check(labels)
+    groups = DuplicateGroupModel()
+    groups.set_groups([[SearchResult(1, "/a/1.jpg", 0.99), SearchResult(2, "/a/2.jpg", 0.99)]])
+    qtmodeltester.check(groups)
+
+
+def test_first_run_shows_the_welcome_page_then_adding_a_folder_fills_the_grid(
+        qtbot, window, tmp_path: Path) -> None:
+    assert window.pages.currentWidget() is window.welcome
+    folder = make_photos(tmp_path / "photos")
+    window.add_folder(folder)
+    qtbot.waitUntil(lambda: window.photos.rowCount() == 3, timeout=WAIT)
+    assert window.pages.currentWidget() is window.browser
+    qtbot.waitUntil(lambda: window.folders.rowCount() == 2
+                    and window.folders.entry(1).count == 3, timeout=WAIT)
+    assert window.folders.entry(1).key == str(folder.resolve())
+    assert "3 photos" in window.count_label.text()
+
+    # A typed query (debounced) fills the grid with ranked results from the model.
+    window.photos.set_results([])
+    qtbot.keyClicks(window.search, "a red circle")
+    qtbot.waitUntil(lambda: window.photos.rowCount() == 3, timeout=WAIT)
+    assert window.context_label.text().startswith("Results")
+    scores = [window.photos.result(r).score for r in range(3)]
+    assert scores == sorted(scores, reverse=True) and scores[0] < 1.0
+
+    # Thumbnails are decoded off the GUI thread and cached on disk.
+    qtbot.waitUntil(lambda: all(window.loader.pixmap(r.path) is not None
+                                for r in window.photos.results()), timeout=WAIT)
+    assert list((window.home / "thumbnails").rglob("*.jpg"))
+
+
+def test_new_photo_in_a_watched_folder_appears(qtbot, window, tmp_path: Path) -> None:
+    folder = make_photos(tmp_path / "photos")
+    window.add_folder(folder)
+    qtbot.waitUntil(lambda: window.photos.rowCount() == 3, timeout=WAIT)
+    solid(folder / "yellow.png", (230, 220, 20))
+    qtbot.waitUntil(lambda: window.photos.rowCount() == 4, timeout=WAIT)
+    assert window.photos.row_of_path(str((folder / "yellow.png").resolve())) is not None
+
+
+def test_status_bar_pause_and_resume(qtbot, window) -> None:
+    qtbot.waitUntil(lambda: window.bridge.state == "idle", timeout=WAIT)
+    window.pause_button.click()
+    qtbot.waitUntil(lambda: window.bridge.state == "paused", timeout=WAIT)
+    assert window.pause_button.text() == "Resume"
+    assert window.state_label.text() == "Paused"
+    window.pause_button.click()
+    qtbot.waitUntil(lambda: window.bridge.state == "idle", timeout=WAIT)
+    assert window.pause_button.text() == "Pause"
+
+
+def test_missing_model_is_explained_with_ways_out(qtbot, isolated_home: Path) -> None:
+    win = create_main_window(isolated_home, str(isolated_home / "no-such-model"))
+    qtbot.addWidget(win)
+    win.show()
+    try:
+        qtbot.waitUntil(lambda: win.banner.isVisible(), timeout=WAIT)
+        assert "not available" in win.banner.message.text()
+        assert win.banner.choose_button.isVisible() and win.banner.demo_button.isVisible()
+        assert win.pages.currentWidget() is win.welcome
+    finally:
+        win.close()
+
+
+def test_close_stops_every_thread(qtbot, isolated_home: Path, fixres_model: Path,
+                                  tmp_path: Path) -> None:
+    before = set(threading.enumerate())
+    win = create_main_window(isolated_home, str(fixres_model))
+    qtbot.addWidget(win)
+    win.show()
+    win.add_folder(make_photos(tmp_path / "photos"))
+    qtbot.waitUntil(lambda: win.photos.rowCount() == 3, timeout=WAIT)
+    service = win.bridge.service
+    threads = service.threads()
+    assert threads
+    win.close()
+    assert not service.running
+    assert all(not t.is_alive() for t in threads)
+    assert win.loader.pool.activeThreadCount() == 0
+    left = [t for t in threading.enumerate() if t not in before and not t.daemon]
+    assert left == []
+    win.shutdown()  # twice is harmless
+
+
+def test_geometry_and_thumbnail_size_are_remembered(qtbot, isolated_home: Path,
+                                                     fixres_model: Path) -> None:
+    win = create_main_window(isolated_home, str(fixres_model))
+    qtbot.addWidget(win)
+    win.resize(700, 520)
+    win.show()
+    win.set_thumb_size(260)
+    win.close()
+    again = create_main_window(isolated_home, str(fixres_model))
+    qtbot.addWidget(again)
+    try:
+        assert again.thumb_size == 260
+        assert (again.width(), again.height()) == (700, 520)
+    finally:
+        again.close()
+
+
+def test_importing_the_gui_does_not_import_torch() -> None:
+    code = ("import sys, photo_tagger.gui.app; "
+            "print('torch' in sys.modules, 'transformers' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=Path(__file__).parent.parent, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False"]
+
+
+def test_ctrl_f_focuses_the_search_box(qtbot, window) -> None:
+    window.activateWindow()
+    window.grid.setFocus()
+    qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.search.hasFocus() or window.focusWidget() is window.search)
