@@ -1,0 +1,212 @@
+"""The photo viewer: a large preview with the photo's facts and its tags as editable chips.
+Left/Right step through the grid's rows; Escape or Space closes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QDesktopServices, QKeyEvent, QPixmap, QResizeEvent
+from PySide6.QtWidgets import (
+    QCompleter,
+    QDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from photo_tagger.gui.models import PhotoListModel
+from photo_tagger.gui.thumbnails import PREVIEW_SIZE, STORED_SIZE
+from photo_tagger.gui.widgets import TagChips
+
+if TYPE_CHECKING:
+    from photo_tagger.gui.main_window import MainWindow
+
+
+def human_size(size: int | None) -> str:
+    if size is None:
+        return "—"
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:,.0f} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
+        size /= 1024  # type: ignore[assignment]
+    return ""
+
+
+def format_taken(taken: str | None) -> str:
+    if not taken:
+        return "—"
+    # EXIF writes "2024:07:14 10:30:00".
+    date, _, clock = taken.partition(" ")
+    return f"{date.replace(':', '-')} {clock[:5]}".strip()
+
+
+class PhotoViewer(QDialog):
+    """One photo, large, with its details; edits go through the window to the service."""
+
+    def __init__(self, window: MainWindow, model: PhotoListModel, row: int) -> None:
+        super().__init__(window)
+        self.window_ = window
+        self.model = model
+        self.row = row
+        # Held, not looked up: the grid's rows may be replaced while this is open.
+        self._result = self.model.result(row)
+        self.setWindowTitle("Photo")
+        self.resize(1100, 720)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        self.image = QLabel(self)
+        self.image.setObjectName("viewerImage")
+        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.image.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.image.setMinimumSize(320, 240)
+        layout.addWidget(self.image, 1)
+
+        panel = QWidget(self)
+        panel.setFixedWidth(320)
+        side = QVBoxLayout(panel)
+        side.setContentsMargins(16, 16, 16, 16)
+        self.title = QLabel(panel)
+        self.title.setObjectName("infoTitle")
+        self.title.setWordWrap(True)
+        side.addWidget(self.title)
+        form = QFormLayout()
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
+        self.fields: dict[str, QLabel] = {}
+        for name in ("Folder", "Taken", "Size", "Dimensions", "Camera"):
+            value = QLabel(panel)
+            value.setWordWrap(True)
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.fields[name] = value
+            form.addRow(f"{name}:", value)
+        side.addLayout(form)
+        side.addSpacing(10)
+        tags_title = QLabel("Tags", panel)
+        tags_title.setObjectName("sectionLabel")
+        side.addWidget(tags_title)
+        self.chips = TagChips(panel)
+        scroll = QScrollArea(panel)
+        scroll.setWidget(self.chips)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setMaximumHeight(90)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        side.addWidget(scroll)
+        self.chips.remove_requested.connect(self.remove_tag)
+        self.new_tag = QLineEdit(panel)
+        self.new_tag.setPlaceholderText("Add a tag and press Enter")
+        completer = QCompleter(sorted(window.reader.tag_counts()), self.new_tag)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.new_tag.setCompleter(completer)
+        self.new_tag.returnPressed.connect(self.add_tag)
+        side.addWidget(self.new_tag)
+        side.addStretch(1)
+        self.similar_button = QPushButton("Find Similar", panel)
+        self.similar_button.clicked.connect(self.find_similar)
+        side.addWidget(self.similar_button)
+        buttons = QHBoxLayout()
+        self.open_button = QPushButton("Open", panel)
+        self.open_button.setToolTip("Open in the system's image viewer")
+        self.open_button.clicked.connect(
+            lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(self.path)))
+        self.reveal_button = QPushButton("Show in Folder", panel)
+        self.reveal_button.clicked.connect(lambda: QDesktopServices.openUrl(
+            QUrl.fromLocalFile(str(Path(self.path).parent))))
+        buttons.addWidget(self.open_button)
+        buttons.addWidget(self.reveal_button)
+        side.addLayout(buttons)
+        layout.addWidget(panel)
+        # Enter in the tag field adds a tag; it must not press a button of the dialog.
+        for button in panel.findChildren(QPushButton):
+            button.setAutoDefault(False)
+        window.loader.ready.connect(self._image_ready)
+        self.show_row(row)
+
+    @property
+    def path(self) -> str:
+        return self._result.path
+
+    @property
+    def photo_id(self) -> int:
+        return self._result.photo_id
+
+    def show_row(self, row: int) -> None:
+        if not 0 <= row < self.model.rowCount():
+            return
+        self.row = row
+        # Held, not looked up: the grid's rows may be replaced while this is open.
+        self._result = self.model.result(row)
+        self.setWindowTitle(os.path.basename(self.path))
+        self.title.setText(os.path.basename(self.path))
+        photo = self.window_.reader.photo(self.photo_id)
+        self.fields["Folder"].setText(str(Path(self.path).parent))
+        self.fields["Taken"].setText(format_taken(photo.taken_at if photo else None))
+        self.fields["Size"].setText(human_size(photo.size if photo else None))
+        dims = f"{photo.width} × {photo.height}" if photo and photo.width else "—"
+        self.fields["Dimensions"].setText(dims)
+        self.fields["Camera"].setText((photo.camera if photo else None) or "—")
+        self.refresh_tags()
+        self._show_image()
+
+    def refresh_tags(self) -> None:
+        tags = self.window_.reader.tags_of(self.photo_id)
+        self.chips.set_tags([(t.tag, t.source, t.score) for t in tags])
+
+    def _show_image(self) -> None:
+        loader = self.window_.loader
+        pixmap = loader.pixmap(self.path, PREVIEW_SIZE) or loader.pixmap(self.path, STORED_SIZE)
+        if pixmap is None:
+            self.image.setText("Loading…" if not loader.is_broken(self.path, PREVIEW_SIZE)
+                               else "This photo cannot be shown.")
+            return
+        self._pixmap = pixmap
+        self._fit()
+
+    def _fit(self) -> None:
+        pixmap: QPixmap | None = getattr(self, "_pixmap", None)
+        if pixmap is None:
+            return
+        self.image.setPixmap(pixmap.scaled(self.image.size(), Qt.AspectRatioMode.KeepAspectRatio,
+                                           Qt.TransformationMode.SmoothTransformation))
+
+    def _image_ready(self, path: str) -> None:
+        if path == self.path:
+            self._show_image()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)
+        self._fit()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.key() == Qt.Key.Key_Right:
+            self._pixmap = None
+            self.show_row(self.row + 1)
+        elif event.key() == Qt.Key.Key_Left:
+            self._pixmap = None
+            self.show_row(self.row - 1)
+        elif event.key() == Qt.Key.Key_Space:
+            self.close()
+        else:
+            super().keyPressEvent(event)
+
+    def add_tag(self) -> None:
+        tag = self.new_tag.text().strip()
+        if tag:
+            self.new_tag.clear()
+            self.window_.set_tag([self.path], tag, True, done=self.refresh_tags)
+
+    def remove_tag(self, tag: str) -> None:
+        self.window_.set_tag([self.path], tag, False, done=self.refresh_tags)
+
+    def find_similar(self) -> None:
+        self.window_.find_similar(self.photo_id)
+        self.close()

@@ -1,0 +1,192 @@
+"""Viewer, context menu, labels editor, duplicates and settings over the real service."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
+from PySide6.QtGui import QDropEvent, QGuiApplication  # noqa: E402
+
+from photo_tagger.gui.app import create_main_window  # noqa: E402
+from photo_tagger.gui.duplicates import DuplicatesDialog  # noqa: E402
+from photo_tagger.gui.labels_dialog import LabelsEditor  # noqa: E402
+from photo_tagger.gui.settings_dialog import SettingsDialog  # noqa: E402
+from photo_tagger.gui.viewer import PhotoViewer  # noqa: E402
+from photos import jpeg_with_rotation, solid  # noqa: E402
+
+WAIT = 60_000
+
+
+@pytest.fixture
+def indexed(qtbot, isolated_home: Path, fixres_model: Path, tmp_path: Path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    solid(folder / "red.png", (220, 30, 30))
+    solid(folder / "blue.png", (30, 30, 220))
+    jpeg_with_rotation(folder / "camera.jpg")
+    win = create_main_window(isolated_home, str(fixres_model))
+    qtbot.addWidget(win)
+    win.show()
+    win.add_folder(folder)
+    qtbot.waitUntil(lambda: win.photos.rowCount() == 3, timeout=WAIT)
+    win.test_folder = folder
+    yield win
+    win.close()
+
+
+def drop(widget, path: Path) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    event = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    widget.dropEvent(event)
+
+
+def row_of(win, name: str) -> int:
+    row = win.photos.row_of_path(str((win.test_folder / name).resolve()))
+    assert row is not None
+    return row
+
+
+def tag_count(win, tag: str) -> int | None:
+    row = win.tags.row_of(tag)
+    return None if row is None else win.tags.entry(row).count
+
+
+def test_viewer_shows_details_and_edits_tags(qtbot, indexed) -> None:
+    win = indexed
+    index = win.photos.index(row_of(win, "camera.jpg"), 0)
+    win.open_viewer(index)
+    viewer: PhotoViewer = win.viewer
+    assert viewer.fields["Camera"].text() == "Acme TestCam 1"
+    assert viewer.fields["Taken"].text() == "2024-07-14 10:30"
+    assert viewer.fields["Dimensions"].text() == "40 × 60"
+    qtbot.waitUntil(lambda: viewer.image.pixmap() is not None
+                    and not viewer.image.pixmap().isNull(), timeout=WAIT)
+
+    viewer.new_tag.setText("Urlaub 2024")
+    qtbot.keyClick(viewer.new_tag, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: "Urlaub 2024" in viewer.chips.tags(), timeout=WAIT)
+    qtbot.waitUntil(lambda: tag_count(win, "Urlaub 2024") == 1, timeout=WAIT)
+    viewer.remove_tag("Urlaub 2024")
+    qtbot.waitUntil(lambda: "Urlaub 2024" not in viewer.chips.tags(), timeout=WAIT)
+    qtbot.waitUntil(lambda: tag_count(win, "Urlaub 2024") is None, timeout=WAIT)
+    viewer.close()
+
+
+def test_context_menu_copies_path_and_finds_similar(qtbot, indexed) -> None:
+    win = indexed
+    row = row_of(win, "red.png")
+    path = win.photos.result(row).path
+    menu = win.photo_menu(win.photos.index(row, 0))
+    actions = {a.text(): a for a in menu.actions()}
+    assert {"Open", "Open in System Viewer", "Show in File Manager", "Copy Path",
+            "Find Similar", "Add Tag…", "Remove Tag"} <= set(actions)
+    actions["Copy Path"].trigger()
+    assert QGuiApplication.clipboard().text() == path
+    actions["Find Similar"].trigger()
+    qtbot.waitUntil(lambda: win.photos.rowCount() == 2
+                    and win.context_label.text().startswith("Similar"), timeout=WAIT)
+    assert win.photos.row_of_path(path) is None
+
+
+def test_an_image_dropped_on_the_search_box_searches_by_image(qtbot, indexed,
+                                                             tmp_path: Path) -> None:
+    win = indexed
+    outside = solid(tmp_path / "query.png", (220, 30, 30))
+    win.photos.set_results([])
+    drop(win.search, outside)
+    qtbot.waitUntil(lambda: win.photos.rowCount() == 3, timeout=WAIT)
+    assert win.context_label.text().startswith("Similar")
+
+
+def test_a_folder_dropped_on_the_window_is_added(qtbot, isolated_home: Path,
+                                                 fixres_model: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "dropped"
+    folder.mkdir()
+    solid(folder / "one.png", (10, 200, 200))
+    win = create_main_window(isolated_home, str(fixres_model))
+    qtbot.addWidget(win)
+    win.show()
+    try:
+        assert win.pages.currentWidget() is win.welcome
+        drop(win, folder)
+        qtbot.waitUntil(lambda: win.photos.rowCount() == 1, timeout=WAIT)
+        assert win.pages.currentWidget() is win.browser
+    finally:
+        win.close()
+
+
+def test_labels_editor_live_count_and_retag(qtbot, indexed) -> None:
+    win = indexed
+    editor = LabelsEditor(win)
+    qtbot.addWidget(editor)
+    editor.show()
+    assert editor.model.rowCount() > 0  # the default labels
+    editor.new_label()
+    editor.name_edit.setText("Sonnenuntergang")
+    editor.default_box.setChecked(False)
+    editor.spin.setValue(0.0)
+    qtbot.waitUntil(lambda: editor.count_label.text() == "3 of 3 photos", timeout=WAIT)
+    editor.spin.setValue(1.0)
+    qtbot.waitUntil(lambda: editor.count_label.text() == "0 of 3 photos", timeout=WAIT)
+    editor.spin.setValue(0.0)
+    editor.save()
+    qtbot.waitUntil(lambda: tag_count(win, "Sonnenuntergang") == 3, timeout=WAIT)
+    assert editor.model.row_of("Sonnenuntergang") is not None
+
+    # A synonym joins the group; raising the threshold re-tags from stored vectors.
+    editor.new_label()
+    editor.name_edit.setText("coucher de soleil")
+    editor.group_box.setCurrentText("Sonnenuntergang")
+    editor.default_box.setChecked(False)
+    editor.spin.setValue(1.0)
+    editor.save()
+    qtbot.waitUntil(lambda: editor.model.row_of("coucher de soleil") is not None, timeout=WAIT)
+    label = editor.model.label(editor.model.row_of("coucher de soleil"))
+    assert label.tag == "Sonnenuntergang"
+    editor.table.selectRow(editor.model.row_of("Sonnenuntergang"))
+    editor.spin.setValue(1.0)
+    editor.save()
+    qtbot.waitUntil(lambda: tag_count(win, "Sonnenuntergang") is None, timeout=WAIT)
+    editor.close()
+
+
+def test_duplicates_are_grouped_and_removal_keeps_the_file(qtbot, indexed) -> None:
+    win = indexed
+    copy = win.test_folder / "red copy.png"
+    shutil.copy(win.test_folder / "red.png", copy)
+    qtbot.waitUntil(lambda: win.photos.rowCount() == 4, timeout=WAIT)
+    dialog = DuplicatesDialog(win)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    # The tiny random model finds every photo alike; exact copies stand out at 0.9999.
+    dialog.threshold.setValue(0.9999)
+    dialog.find()
+    qtbot.waitUntil(lambda: dialog.groups.rowCount() == 1, timeout=WAIT)
+    qtbot.waitUntil(lambda: dialog.members.rowCount() == 2, timeout=WAIT)
+    dialog.remove([str(copy.resolve())], to_trash=False)
+    qtbot.waitUntil(lambda: dialog.groups.rowCount() == 0, timeout=WAIT)
+    assert copy.exists()
+    qtbot.waitUntil(lambda: win.photos.rowCount() == 3, timeout=WAIT)
+    dialog.close()
+
+
+def test_settings_apply_thumbnail_size_and_polling(qtbot, indexed) -> None:
+    win = indexed
+    dialog = SettingsDialog(win)
+    qtbot.addWidget(dialog)
+    assert dialog.model_box.count() >= 15  # every known checkpoint, plus the tiny local one
+    dialog.thumb.setValue(220)
+    dialog.folder_table.item(0, 2).setCheckState(Qt.CheckState.Checked)
+    dialog.accept()
+    assert win.thumb_size == 220
+    folder = str(win.test_folder.resolve())
+    qtbot.waitUntil(lambda: win.bridge.service.watched_folders().get(folder) is True,
+                    timeout=WAIT)
