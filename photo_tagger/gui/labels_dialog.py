@@ -72,7 +72,9 @@ class LabelsEditor(QDialog):
         self.resize(820, 540)
         self._count_request = 0
         self._vector_cache: dict[str, Any] = {}
-        layout = QHBoxLayout(self)
+        outer = QVBoxLayout(self)
+        layout = QHBoxLayout()
+        outer.addLayout(layout, 1)
 
         left = QVBoxLayout()
         intro = QLabel("Photos get a tag when the model's score for one of its labels reaches "
@@ -132,6 +134,11 @@ class LabelsEditor(QDialog):
         self.count_label.setObjectName("countLabel")
         self.count_label.setWordWrap(True)
         form.addRow("Would tag:", self.count_label)
+        count_hint = QLabel("Counted live from the stored photo vectors as you move the "
+                            "threshold.", editor)
+        count_hint.setWordWrap(True)
+        count_hint.setObjectName("mutedText")
+        form.addRow("", count_hint)
         self.save_button = QPushButton("Save", editor)
         self.save_button.setDefault(True)
         form.addRow("", self.save_button)
@@ -143,7 +150,7 @@ class LabelsEditor(QDialog):
 
         close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         close.rejected.connect(self.close)
-        form.addRow(close)
+        outer.addWidget(close)
 
         self._count_timer = QTimer(self)
         self._count_timer.setSingleShot(True)

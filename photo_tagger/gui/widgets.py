@@ -82,7 +82,11 @@ class PhotoDelegate(QStyledItemDelegate):
         self.thumb_size = thumb_size
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
-        return QSize(self.thumb_size + 16, self.thumb_size + 36)
+        return QSize(self.thumb_size + 16, self.image_height() + 36)
+
+    def image_height(self) -> int:
+        # Tiles are 4:3, the shape of most photos; others are letterboxed inside.
+        return round(self.thumb_size * 0.75)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem,
               index: QModelIndex) -> None:
@@ -99,7 +103,7 @@ class PhotoDelegate(QStyledItemDelegate):
             path.addRoundedRect(tile, 8, 8)
             painter.fillPath(path, colour)
         image_area = QRect(tile.left() + 4, tile.top() + 4, tile.width() - 8,
-                           self.thumb_size)
+                           self.image_height())
         pixmap = index.data(Qt.ItemDataRole.DecorationRole)
         if isinstance(pixmap, QPixmap) and not pixmap.isNull():
             scaled = pixmap.scaled(image_area.size(), Qt.AspectRatioMode.KeepAspectRatio,
@@ -156,7 +160,7 @@ class PhotoGrid(QListView):
 
     def set_thumb_size(self, size: int) -> None:
         self.delegate.thumb_size = size
-        self.setGridSize(QSize(size + 20, size + 40))
+        self.setGridSize(QSize(size + 20, self.delegate.image_height() + 40))
         self.verticalScrollBar().setSingleStep(max(20, size // 4))
         self.doItemsLayout()
 
