@@ -270,6 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Other modules add their subcommands here: register(subparsers, add_common_options).
 _EXTRA_COMMANDS: list[Callable[[Any, Callable[[argparse.ArgumentParser], None]], None]] = []
+import photo_tagger.cli_tags  # noqa: E402, F401  (registers its commands above)
+import photo_tagger.cli_watch  # noqa: E402, F401  (registers `watch`)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

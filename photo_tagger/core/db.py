@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -103,9 +104,48 @@ def _migrate(conn: Any, path: Path) -> None:
         )
     for number in range(version, SCHEMA_VERSION):
         # Each migration and its version bump commit together, so a crash never half-applies.
-        conn.executescript(
-            f"BEGIN IMMEDIATE; {MIGRATIONS[number]}; PRAGMA user_version = {number + 1}; COMMIT;"
-        )
+        # The version is read again under the write lock: two connections opening a new
+        # library at once (the indexing service and the window) must not both migrate it.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if conn.execute("PRAGMA user_version").fetchone()[0] <= number:
+                for statement in _statements(MIGRATIONS[number]):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number + 1}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script into statements (`execute` runs one at a time)."""
+    complete = sqlite_module().complete_statement
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if complete(current):
+            statements.append(current.strip())
+            current = ""
+    if current.strip():
+        statements.append(current.strip())
+    return [s for s in statements if s.rstrip(";").strip()]
+
+
+def _enable_wal(conn: Any, module: Any) -> None:
+    """Switch to WAL. The switch needs the file to itself and SQLite does not wait for it
+    (no busy handler), so two connections opening a new library at once retry briefly."""
+    if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+        return  # already WAL (every library after its first open): nothing to lock
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except module.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def connect(path: Path) -> Any:
@@ -127,11 +167,11 @@ def connect(path: Path) -> Any:
     except (AttributeError, module.Error) as exc:
         conn.close()
         raise DatabaseError(f"Cannot load the sqlite-vec extension: {exc}") from exc
-    conn.execute("PRAGMA busy_timeout = 30000")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("PRAGMA foreign_keys = ON")
     try:
+        conn.execute("PRAGMA busy_timeout = 30000")
+        _enable_wal(conn, module)
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
         _migrate(conn, path)
     except module.DatabaseError as exc:
         conn.close()

@@ -46,15 +46,17 @@ def _download_progress_class(progress: DownloadProgress) -> type:
 
     class _Reporter(tqdm):  # type: ignore[misc, valid-type]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
-            kwargs["disable"] = True
+            self._counts_bytes = kwargs.get("unit") == "B"
+            kwargs["disable"] = True  # no terminal output: the caller draws progress
             super().__init__(*args, **kwargs)
-            if kwargs.get("unit") == "B" and self.total:
+            total = kwargs.get("total")
+            if self._counts_bytes and total:
                 with lock:
-                    totals["total"] += int(self.total)
+                    totals["total"] += int(total)
                     progress(totals["done"], totals["total"])
 
         def update(self, n: float | None = 1) -> bool | None:
-            if self.unit == "B" and n:
+            if self._counts_bytes and n:
                 with lock:
                     totals["done"] += int(n)
                     progress(totals["done"], totals["total"])

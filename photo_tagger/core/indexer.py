@@ -107,7 +107,10 @@ class Indexer:
         self._labels = None
 
     def labels(self) -> tagger.LabelMatrix:
-        if self._labels is None:
+        """The label matrix, rebuilt when the labels changed (from the GUI, or from a CLI in
+        another process); reading the labels table costs microseconds."""
+        current = self.library.labels()
+        if self._labels is None or self._labels.labels != current:
             self._labels = tagger.label_matrix(self.library, self.embedder)
         return self._labels
 
@@ -139,6 +142,7 @@ class Indexer:
                     todo.append((found, folder.id))
                 if len(seen) % 500 == 0:
                     self.on_event(IndexProgress("scan", len(seen), 0, found.path, 0.0))
+                    self.between_batches()  # a long scan also lets searches through
                 if self.stop.is_set():
                     summary.cancelled = True
                     return summary
@@ -147,6 +151,8 @@ class Indexer:
         if not summary.cancelled:
             with self.library.transaction():
                 summary.removed += self.library.remove_photos(gone)
+            # Labels edited while the model was unavailable: finish their re-tag now.
+            tagger.retag_if_needed(self.library, self.labels)
         self.on_event(IndexProgress("done", len(todo), len(todo), None, 0.0))
         return summary
 

@@ -1,0 +1,135 @@
+"""The embedder against transformers' own reference paths, and its offline behaviour."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import photos
+from photo_tagger.core.embedder import Embedder, ModelUnavailable
+from photo_tagger.core.images import load_image
+
+
+@pytest.fixture(scope="module")
+def small_png(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return photos.solid(tmp_path_factory.mktemp("img") / "red.png", (220, 30, 30), (40, 30))
+
+
+@pytest.mark.parametrize("which", ["fixres_model", "naflex_model"])
+def test_image_embedding_and_scores_match_transformers(which: str, small_png: Path,
+                                                       request: pytest.FixtureRequest) -> None:
+    from transformers import AutoModel, AutoProcessor, pipeline
+
+    folder = request.getfixturevalue(which)
+    embedder = Embedder.load(str(folder))
+    assert type(embedder.model).__name__ == ("SiglipModel" if which == "fixres_model"
+                                             else "Siglip2Model")
+    image = Image.open(small_png).convert("RGB")
+
+    reference_model = AutoModel.from_pretrained(folder).eval()
+    processor = AutoProcessor.from_pretrained(folder)
+    kwargs = {"max_num_patches": embedder.max_num_patches} if embedder.is_naflex else {}
+    with torch.no_grad():
+        features = reference_model.get_image_features(
+            **processor.image_processor(images=[image], return_tensors="pt", **kwargs))
+    expected = features.pooler_output[0].numpy()
+    expected /= np.linalg.norm(expected)
+    ours = embedder.embed_images([load_image(small_png, embedder.image_size).image])[0]
+    assert np.abs(ours - expected).max() < 1e-4
+    assert abs(float(np.linalg.norm(ours)) - 1.0) < 1e-5
+
+    labels = ["red circle", "Blue Square", "海滩"]
+    classifier = pipeline("zero-shot-image-classification", model=str(folder))
+    reference = {r["label"]: r["score"] for r in classifier(
+        image, candidate_labels=labels, hypothesis_template="this is a photo of {}.")}
+    scores = embedder.sigmoid_scores(
+        ours[None, :], embedder.embed_texts([f"this is a photo of {x}." for x in labels]))[0]
+    for label, score in zip(labels, scores, strict=True):
+        assert abs(score - reference[label]) < 1e-4
+    # Sigmoid, not softmax: scores need not sum to one.
+    assert abs(float(scores.sum()) - 1.0) > 1e-3
+
+
+def test_text_is_lowercased_and_independent_of_its_batch(fixres_embedder: Embedder) -> None:
+    alone = fixres_embedder.embed_texts(["a red circle"])[0]
+    in_batch = fixres_embedder.embed_texts(["kids playing in the snow", "A RED Circle",
+                                            "un triangle vert"])[1]
+    assert np.abs(alone - in_batch).max() < 1e-5
+    tokens = fixres_embedder.tokenize(["x"])["input_ids"]
+    assert tokens.shape[1] == 64
+
+
+def test_cached_query_skips_the_text_encoder(fixres_embedder: Embedder) -> None:
+    calls = []
+    original = fixres_embedder.embed_texts
+
+    def counting(texts):
+        calls.append(list(texts))
+        return original(texts)
+
+    fixres_embedder.embed_texts = counting  # type: ignore[method-assign]
+    try:
+        first = fixres_embedder.embed_text_cached("beach at dusk")
+        second = fixres_embedder.embed_text_cached("beach at dusk")
+    finally:
+        del fixres_embedder.embed_texts
+    assert calls == [["beach at dusk"]]
+    assert np.array_equal(first, second)
+
+
+def test_missing_hub_model_offline_gives_advice() -> None:
+    with pytest.raises(ModelUnavailable, match="not on this computer") as info:
+        Embedder.load("google/siglip2-base-patch16-224")
+    assert "--model" in str(info.value)
+
+
+def test_missing_folder_and_folder_without_model(tmp_path: Path) -> None:
+    with pytest.raises(ModelUnavailable, match="does not exist"):
+        Embedder.load(str(tmp_path / "nowhere"))
+    with pytest.raises(ModelUnavailable, match="no config.json"):
+        Embedder.load(str(tmp_path))
+
+
+def test_cli_without_model_prints_one_sentence_and_fails(tmp_path: Path) -> None:
+    photos.solid(tmp_path / "a.jpg", (1, 2, 3))
+    result = subprocess.run(
+        [sys.executable, "-m", "photo_tagger", "index", str(tmp_path),
+         "--model", "google/siglip2-base-patch16-224"],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "not on this computer" in result.stderr
+
+
+def test_hub_download_reports_progress(fixres_model: Path, tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hub cannot be reached here: a fake `snapshot_download` stands in for the network
+    and drives the real progress plumbing the way huggingface_hub does."""
+    import huggingface_hub
+
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    target = tmp_path / "snapshot"
+
+    def fake_snapshot_download(repo_id, *, local_files_only=False, tqdm_class=None, **kwargs):
+        if local_files_only:
+            raise huggingface_hub.errors.LocalEntryNotFoundError("not cached")
+        shutil.copytree(fixres_model, target)
+        size = (target / "model.safetensors").stat().st_size
+        bar = tqdm_class(total=size, unit="B")
+        bar.update(size // 2)
+        bar.update(size - size // 2)
+        bar.close()
+        return str(target)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    seen: list[tuple[int, int]] = []
+    embedder = Embedder.load("someone/siglip2-tiny", progress=lambda d, t: seen.append((d, t)))
+    assert embedder.model_id == "someone/siglip2-tiny"
+    assert seen[-1][0] == seen[-1][1] > 0

@@ -1,0 +1,170 @@
+"""The indexer over a real library, a real tiny model and real files."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import photos
+from photo_tagger.core.embedder import Embedder
+from photo_tagger.core.indexer import Indexer
+from photo_tagger.core.store import Library
+
+
+class CountingLoader:
+    """Loads the real model and counts the images that go through it."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.embedded = 0
+
+    def __call__(self, model_id: str) -> Embedder:
+        embedder = Embedder.load(model_id)
+        original = embedder.embed_pixels
+
+        def counting(pixels):
+            vectors = original(pixels)
+            self.embedded += len(vectors)
+            return vectors
+
+        embedder.embed_pixels = counting  # type: ignore[method-assign]
+        return embedder
+
+
+@pytest.fixture
+def library(tmp_path: Path):
+    with Library(tmp_path / "lib.db") as lib:
+        yield lib
+
+
+def make_folder(root: Path) -> Path:
+    folder = root / "photos"
+    (folder / "2024" / "summer").mkdir(parents=True)
+    photos.solid(folder / "red.jpg", (220, 20, 20))
+    photos.solid(folder / "2024" / "blue.png", (20, 20, 220))
+    photos.noise(folder / "2024" / "summer" / "noise.jpg", 3)
+    photos.jpeg_with_rotation(folder / "rotated.jpg")
+    photos.solid(folder / "ünïcødé 写真.jpg", (20, 220, 20))
+    photos.solid(folder / ".hidden.jpg", (1, 1, 1))
+    photos.text_as_jpg(folder / "notes.jpg")
+    (folder / "readme.txt").write_text("not a photo")
+    return folder
+
+
+def test_index_rerun_move_copy_delete(library: Library, fixres_model: Path,
+                                      tmp_path: Path) -> None:
+    folder = make_folder(tmp_path)
+    loader = CountingLoader(fixres_model)
+    summary = Indexer(library, str(fixres_model), loader).index_folders([folder])
+    assert summary.indexed == 5 and loader.embedded == 5
+    assert [Path(p).name for p, _ in summary.skipped] == ["notes.jpg"]
+    assert "not an image" in summary.skipped[0][1]
+    assert library.status_counts() == {"indexed": 5, "skipped": 1, "pending": 0}
+    assert library.vector_count() == 5
+    assert library.photo_by_path(str(folder / ".hidden.jpg")) is None
+
+    # A second run finds nothing to do and never runs the model.
+    again = Indexer(library, str(fixres_model), loader).index_folders([folder])
+    assert (again.indexed, again.unchanged, loader.embedded) == (0, 6, 5)
+
+    # Move, copy and delete: the vector follows the photo, copies reuse it.
+    red = library.photo_by_path(str(folder / "red.jpg"))
+    red_vector = library.vector(red.id)
+    os.rename(folder / "red.jpg", folder / "2024" / "red-moved.jpg")
+    (folder / "copy.png").write_bytes((folder / "2024" / "blue.png").read_bytes())
+    os.remove(folder / "2024" / "summer" / "noise.jpg")
+    third = Indexer(library, str(fixres_model), loader).index_folders([folder])
+    assert (third.moved, third.reused, third.removed, third.indexed) == (1, 1, 1, 0)
+    assert loader.embedded == 5
+    moved = library.photo_by_path(str(folder / "2024" / "red-moved.jpg"))
+    assert moved.id == red.id
+    assert np.array_equal(library.vector(moved.id), red_vector)
+    assert library.photo_by_path(str(folder / "2024" / "summer" / "noise.jpg")) is None
+    assert library.vector_count() == 5
+
+
+def test_changed_file_is_re_embedded_in_place(library: Library, fixres_model: Path,
+                                              tmp_path: Path) -> None:
+    folder = tmp_path / "p"
+    folder.mkdir()
+    path = photos.solid(folder / "a.png", (200, 0, 0))
+    Indexer(library, str(fixres_model)).index_folders([folder])
+    before = library.photo_by_path(str(path))
+    old_vector = library.vector(before.id)
+    photos.noise(path, seed=9)
+    os.utime(path, (before.mtime + 10, before.mtime + 10))
+    summary = Indexer(library, str(fixres_model)).index_folders([folder])
+    after = library.photo_by_path(str(path))
+    assert summary.indexed == 1 and after.id == before.id
+    assert not np.allclose(library.vector(after.id), old_vector)
+
+
+def test_symlink_loops_are_not_followed_forever(library: Library, fixres_model: Path,
+                                               tmp_path: Path) -> None:
+    folder = tmp_path / "p"
+    (folder / "a").mkdir(parents=True)
+    photos.solid(folder / "a" / "x.jpg", (5, 5, 5))
+    os.symlink(folder, folder / "a" / "loop")
+    summary = Indexer(library, str(fixres_model)).index_folders([folder])
+    assert summary.indexed == 1
+
+
+def test_stopped_run_is_finished_by_the_next_with_no_duplicates(
+        library: Library, fixres_model: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "p"
+    folder.mkdir()
+    for i in range(20):
+        photos.noise(folder / f"{i:02d}.png", seed=i)
+    stop = threading.Event()
+    indexer = Indexer(library, str(fixres_model), batch_size=4, stop=stop,
+                      between_batches=stop.set)
+    first = indexer.index_folders([folder])
+    assert first.cancelled and first.indexed == 4
+    assert library.status_counts()["pending"] == 16
+    second = Indexer(library, str(fixres_model), batch_size=4).index_folders([folder])
+    assert second.indexed == 16 and second.unchanged == 4
+    rows = library.conn.execute("SELECT count(*), count(DISTINCT path) FROM photos").fetchone()
+    assert rows == (20, 20)
+    assert library.vector_count() == 20
+
+
+def test_model_switch_re_embeds_and_keeps_manual_tags(library: Library, fixres_model: Path,
+                                                     naflex_model: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "p"
+    folder.mkdir()
+    photos.solid(folder / "a.png", (200, 0, 0))
+    photos.solid(folder / "b.png", (0, 0, 200))
+    Indexer(library, str(fixres_model)).index_folders([folder])
+    photo = library.photo_by_path(str(folder / "a.png"))
+    library.set_manual_tag(photo.id, "favourite", True)
+    summary = Indexer(library, str(naflex_model)).index_folders([folder])
+    assert summary.indexed == 2
+    assert library.model_id == str(naflex_model.resolve())
+    assert library.vector_count() == 2
+    assert "favourite" in [t.tag for t in library.tags_of(photo.id)]
+
+
+def test_every_broken_file_is_skipped_and_the_rest_indexed(
+        library: Library, fixres_model: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "p"
+    folder.mkdir()
+    photos.empty(folder / "empty.jpg")
+    photos.truncated_jpeg(folder / "truncated.jpg")
+    photos.text_as_jpg(folder / "text.jpg")
+    photos.decompression_bomb(folder / "bomb.png")
+    photos.png_with_alpha(folder / "alpha.png")
+    photos.cmyk_jpeg(folder / "cmyk.jpg")
+    photos.tiff_16bit(folder / "deep.tiff")
+    photos.heic(folder / "iphone.heic")
+    photos.gif(folder / "anim.gif")
+    photos.webp(folder / "w.webp")
+    summary = Indexer(library, str(fixres_model)).index_folders([folder])
+    reasons = {Path(p).name: r for p, r in summary.skipped}
+    assert set(reasons) == {"empty.jpg", "truncated.jpg", "text.jpg", "bomb.png"}
+    assert summary.indexed == 6
+    stored = dict(library.skipped())
+    assert stored[str(folder / "bomb.png")].startswith("image too large")

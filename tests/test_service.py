@@ -1,0 +1,393 @@
+"""The indexing service with a real tiny model, a real library file and a real watchdog
+observer: bursts, slow copies, moves without the model, deletes, search between batches,
+pause/resume/cancel, a missing model, reconcile at start and a clean shutdown."""
+
+from __future__ import annotations
+
+import io
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from photo_tagger.core.embedder import Embedder, ModelUnavailable
+from photo_tagger.core.service import IndexingService, ServiceEvent, ServiceStopped
+from photo_tagger.core.store import Library
+from photo_tagger.core.watcher import Ready, Removed
+from photo_tagger.paths import library_path
+from photos import noise
+
+SETTLE = 0.2
+
+
+class CountingEmbedder:
+    """The real embedder, counting the images it embeds (a wrapper, not a mock)."""
+
+    def __init__(self, real: Embedder) -> None:
+        self._real = real
+        self.embedded = 0
+        self.lock = threading.Lock()
+
+    def embed_pixels(self, pixels):
+        vectors = self._real.embed_pixels(pixels)
+        with self.lock:
+            self.embedded += len(vectors)
+        return vectors
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 60, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what or predicate}")
+        time.sleep(0.02)
+
+
+class Harness:
+    def __init__(self, home: Path, embedder: Embedder, model_id: str, **options) -> None:
+        self.events: queue.Queue[ServiceEvent] = queue.Queue()
+        self.seen: list[ServiceEvent] = []
+        self.counting = CountingEmbedder(embedder)
+        self.model_id = model_id
+        self.listeners: list[Callable[[ServiceEvent], None]] = []
+
+        def on_event(event: ServiceEvent) -> None:
+            self.seen.append(event)
+            self.events.put(event)
+            for listener in self.listeners:
+                listener(event)
+
+        def load(model: str) -> Embedder:
+            if model != model_id:
+                return Embedder.load(model)  # raises ModelUnavailable for a bad path
+            return self.counting  # type: ignore[return-value]
+
+        options.setdefault("settle", SETTLE)
+        options.setdefault("poll_interval", 0.1)
+        self.service = IndexingService(home, model_id, on_event=on_event, load_embedder=load,
+                                       **options)
+        self.home = home
+        self.reader: Library | None = None
+
+    def start(self) -> IndexingService:
+        self.service.start()
+        self.reader = Library(library_path(self.home))
+        return self.service
+
+    def event(self, kind: str, data: object = None, timeout: float = 30) -> ServiceEvent:
+        deadline = time.monotonic() + timeout
+        while True:
+            event = self.events.get(timeout=max(0.01, deadline - time.monotonic()))
+            if event.kind == kind and (data is None or event.data == data):
+                return event
+
+    def counts(self) -> dict[str, int]:
+        assert self.reader is not None
+        return self.reader.status_counts()
+
+    def photo(self, path: Path):
+        assert self.reader is not None
+        return self.reader.photo_by_path(str(path))
+
+    def stop(self) -> float:
+        started = time.monotonic()
+        self.service.stop()
+        took = time.monotonic() - started
+        if self.reader is not None:
+            self.reader.close()
+            self.reader = None
+        assert not [t.name for t in self.service.threads() if t.is_alive()]
+        return took
+
+
+@pytest.fixture
+def harness(isolated_home, fixres_embedder, fixres_model):
+    made: list[Harness] = []
+
+    def make(**options) -> Harness:
+        h = Harness(isolated_home, fixres_embedder, str(fixres_model), **options)
+        made.append(h)
+        return h
+
+    yield make
+    for h in made:
+        h.stop()
+
+
+def test_burst_move_rename_delete_with_a_real_observer(tmp_path, harness):
+    folder = tmp_path / "photos"
+    (folder / "trip").mkdir(parents=True)
+    h = harness()
+    service = h.start()
+    service.add_folder(folder)
+    h.event("model-ready")
+    wait_until(lambda: h.reader.folders(), what="folder added")
+    h.event("state", "idle")
+    files = [noise(folder / ("trip" if i < 20 else "") / f"IMG_{i:04d}.png", seed=i)
+             for i in range(200)]
+    wait_until(lambda: h.counts()["indexed"] == 200, what="200 indexed")
+    assert h.counting.embedded == 200  # each exactly once
+    assert h.reader.vector_count() == 200
+    assert h.reader.conn.execute("SELECT count(*) FROM photos").fetchone()[0] == 200
+
+    # Rename: same row, same vector, no model call.
+    before = h.photo(files[30])
+    vector = h.reader.vector(before.id)
+    renamed = folder / "renamed.png"
+    files[30].rename(renamed)
+    wait_until(lambda: h.photo(renamed) is not None, what="rename seen")
+    assert h.photo(renamed).id == before.id
+    assert h.reader.vector(before.id).tobytes() == vector.tobytes()
+    assert h.photo(files[30]) is None
+
+    # Move into a new sub-folder.
+    (folder / "new").mkdir()
+    moved = folder / "new" / "renamed.png"
+    renamed.rename(moved)
+    wait_until(lambda: h.photo(moved) is not None, what="move seen")
+    assert h.photo(moved).id == before.id
+
+    # Renamed over another photo: the survivor keeps its id, the other's vector goes.
+    over, survivor = h.photo(files[40]), h.photo(files[41])
+    files[41].replace(files[40])
+    wait_until(lambda: h.photo(files[41]) is None, what="rename over seen")
+    assert h.photo(files[40]).id == survivor.id
+    assert h.reader.vector(over.id) is None
+    assert h.reader.vector_count() == h.counts()["indexed"] == 199
+
+    # A whole folder renamed: every photo keeps its id.
+    ids = {f.name: h.photo(f).id for f in files[:20]}
+    (folder / "trip").rename(folder / "holiday")
+    wait_until(lambda: all(h.photo(folder / "holiday" / n) for n in ids), what="dir move")
+    assert {n: h.photo(folder / "holiday" / n).id for n in ids} == ids
+    assert h.counting.embedded == 200
+
+    # Delete: gone from rows, vectors and search.
+    gone = h.photo(files[50])
+    files[50].unlink()
+    wait_until(lambda: h.photo(files[50]) is None, what="delete seen")
+    assert h.reader.vector(gone.id) is None
+    assert h.reader.vector_count() == 198
+    results: queue.Queue = queue.Queue()
+    service.search("a red circle", 500, lambda r, e: results.put((r, e)))
+    found, error = results.get(timeout=30)
+    assert error is None and len(found) == 198
+    assert gone.id not in {r.photo_id for r in found}
+    assert h.counting.embedded == 200
+    assert h.stop() < 2
+
+
+def test_slowly_copied_photo_is_indexed_once_and_complete(tmp_path, harness):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    h = harness()
+    service = h.start()
+    service.add_folder(folder)
+    wait_until(lambda: h.reader.folders(), what="folder added")
+    h.event("state", "idle")
+    source = noise(tmp_path / "source.png", seed=7, size=(256, 256))
+    data = source.read_bytes()
+    target = folder / "copy.png"
+    with target.open("wb") as handle:
+        step = len(data) // 6 + 1
+        for start in range(0, len(data), step):
+            handle.write(data[start:start + step])
+            handle.flush()
+            time.sleep(SETTLE * 0.6)  # the copy's pace, slower than the settle delay
+    wait_until(lambda: h.photo(target) is not None and h.photo(target).status != "pending",
+               what="copy indexed")
+    row = h.photo(target)
+    assert row.status == "indexed" and row.size == len(data)
+    assert h.counting.embedded == 1
+
+
+def test_search_jumps_the_queue_pause_resume_and_cancel(tmp_path, harness):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(60):
+        noise(folder / f"{i:03d}.png", seed=100 + i)
+    h = harness(watch=False, reconcile_on_start=False, batch_size=2)
+    service = h.start()
+    h.event("model-ready")
+
+    def pause_on_first_batch(event: ServiceEvent) -> None:
+        if event.kind == "progress" and event.data.phase == "index" and event.data.done:
+            service.pause()
+            h.listeners.clear()
+
+    h.listeners.append(pause_on_first_batch)
+    service.add_folder(folder)
+    h.event("state", "paused")
+    assert service.paused
+    results: queue.Queue = queue.Queue()
+    service.search("kids in the snow", 10, lambda r, e: results.put((r, e)))
+    found, error = results.get(timeout=30)
+    assert error is None and 0 < len(found) <= 10
+    counts = h.counts()
+    assert counts["indexed"] < 60 and counts["pending"] > 0  # answered mid-run
+
+    service.cancel()
+    h.event("state", "paused")  # the cancelled run ended; the service stays paused
+    wait_until(lambda: h.counts()["pending"] > 0, what="cancelled run")
+    service.resume()
+    service.rescan()
+    wait_until(lambda: h.counts()["indexed"] == 60, what="all indexed after resume")
+    assert h.counting.embedded == 60
+    progress = [e for e in h.seen if e.kind == "progress"]
+    assert progress and len(progress) <= 60
+
+
+def test_missing_model_keeps_watching_and_a_later_model_finishes(tmp_path, harness,
+                                                                 fixres_model):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    h = harness()
+    h.service.requested_model = str(tmp_path / "no-such-model")
+    service = h.start()
+    failed = h.event("model-failed")
+    assert "does not exist" in str(failed.data)
+    service.add_folder(folder)
+    wait_until(lambda: h.reader.folders(), what="folder added")
+    noise(folder / "a.png", seed=1)
+    noise(folder / "b.png", seed=2)
+    wait_until(lambda: h.counts()["pending"] == 2, what="pending recorded")
+
+    results: queue.Queue = queue.Queue()
+    service.search("tag:beach", 10, lambda r, e: results.put((r, e)))
+    assert results.get(timeout=30) == ([], None)
+    service.search("a beach", 10, lambda r, e: results.put((r, e)))
+    found, error = results.get(timeout=30)
+    assert found is None and isinstance(error, ModelUnavailable)
+
+    service.set_model(str(fixres_model))
+    h.event("model-ready")
+    wait_until(lambda: h.counts()["indexed"] == 2, what="indexed after the model came")
+
+
+def test_reconcile_at_start_finds_what_changed_while_closed(tmp_path, harness):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    files = [noise(folder / f"{i}.png", seed=200 + i) for i in range(6)]
+    first = harness(watch=False)
+    service = first.start()
+    service.add_folder(folder)
+    wait_until(lambda: first.counts()["indexed"] == 6, what="first index")
+    kept = first.photo(files[0])
+    first.reader.set_manual_tag(kept.id, "grandma", True)
+    first.stop()
+
+    files[0].rename(folder / "renamed.png")
+    files[1].unlink()
+    added = noise(folder / "added.png", seed=300)
+
+    second = harness()
+    second.start()
+    wait_until(lambda: second.photo(added) is not None
+               and second.photo(added).status == "indexed", what="reconciled")
+    wait_until(lambda: second.photo(files[1]) is None, what="deleted removed")
+    renamed = second.photo(folder / "renamed.png")
+    assert renamed.id == kept.id
+    assert [t.tag for t in second.reader.tags_of(kept.id) if t.source == "manual"] == ["grandma"]
+    assert second.counting.embedded == 1
+    assert second.counts() == {"indexed": 6, "pending": 0, "skipped": 0}
+    # The new photo in a watched folder is picked up after start as well.
+    late = noise(folder / "late.png", seed=301)
+    wait_until(lambda: second.photo(late) is not None
+               and second.photo(late).status == "indexed", what="watched after reconcile")
+
+
+def test_submit_runs_jobs_and_reports_errors(harness, tmp_path):
+    h = harness(watch=False, reconcile_on_start=False)
+    service = h.start()
+    answers: queue.Queue = queue.Queue()
+    service.submit(lambda library, indexer: library.add_label("sailboat").tag,
+                   lambda r, e: answers.put((r, e)))
+    assert answers.get(timeout=30) == ("sailboat", None)
+    h.event("changed")
+
+    def broken(library, indexer):
+        raise ValueError("bad label")
+
+    service.submit(broken, lambda r, e: answers.put((r, e)), priority=True)
+    result, error = answers.get(timeout=30)
+    assert result is None and isinstance(error, ValueError)
+    service.submit(broken)  # no callback: reported as an event, the service goes on
+    assert "bad label" in str(h.event("error").data)
+    service.similar(tmp_path / "missing.png", 5, lambda r, e: answers.put((r, e)))
+    result, error = answers.get(timeout=30)
+    assert result is None and error is not None
+    assert service.running
+    service.pause()  # held while paused, then answered when the service stops
+    service.submit(lambda library, indexer: 1, lambda r, e: answers.put((r, e)))
+    took = h.stop()
+    assert took < 2
+    assert h.seen[-1] == ServiceEvent("state", "stopped")
+    result, error = answers.get(timeout=5)
+    assert result is None and isinstance(error, ServiceStopped)
+    service.submit(lambda library, indexer: 1, lambda r, e: answers.put((r, e)))
+    assert isinstance(answers.get(timeout=5)[1], ServiceStopped)
+
+
+def test_unreadable_photo_does_not_stop_the_service(tmp_path, harness):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    h = harness()
+    service = h.start()
+    service.add_folder(folder)
+    wait_until(lambda: h.reader.folders(), what="folder added")
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff" + os.urandom(100))
+    buffer = io.BytesIO(b"not an image")
+    (folder / "text.jpg").write_bytes(buffer.getvalue())
+    good = noise(folder / "good.png", seed=5)
+    wait_until(lambda: h.counts()["skipped"] == 2 and h.counts()["indexed"] == 1,
+               what="bad files skipped, good one indexed")
+    assert h.photo(good).status == "indexed"
+
+
+def test_polling_setting_switches_the_observer(tmp_path, harness):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    h = harness(reconcile_on_start=False)
+    service = h.start()
+    service.add_folder(folder)
+    wait_until(lambda: service.watched_folders() == {str(folder.resolve()): False},
+               what="watched natively")
+    service.set_folder_polling(h.reader.folders()[0].id, True)
+    wait_until(lambda: service.watched_folders() == {str(folder.resolve()): True},
+               what="watched by polling")
+    assert h.reader.folders()[0].polling
+    photo = noise(folder / "polled.png", seed=9)
+    wait_until(lambda: h.photo(photo) is not None and h.photo(photo).status == "indexed",
+               what="polled file indexed")
+
+
+def test_move_seen_as_create_then_delete_keeps_the_photo(tmp_path, harness):
+    """What the watcher hands on when a photo moves into a folder made a moment before
+    (not watched yet): the new file first, the delete after it."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    photo = noise(folder / "a.png", seed=11)
+    h = harness(watch=False)
+    service = h.start()
+    service.add_folder(folder)
+    wait_until(lambda: h.counts()["indexed"] == 1, what="indexed")
+    before = h.photo(photo)
+    h.reader.set_manual_tag(before.id, "grandma", True)
+    (folder / "new").mkdir()
+    moved = folder / "new" / "a.png"
+    photo.rename(moved)
+    service.post_change(Ready((str(moved),)))
+    service.post_change(Removed(str(photo), False))
+    done: queue.Queue = queue.Queue()
+    service.submit(lambda library, indexer: None, lambda r, e: done.put(e))
+    assert done.get(timeout=30) is None
+    assert h.photo(moved).id == before.id and h.photo(photo) is None
+    assert "grandma" in [t.tag for t in h.reader.tags_of(before.id) if t.source == "manual"]
+    assert h.counting.embedded == 1

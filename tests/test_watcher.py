@@ -1,0 +1,213 @@
+"""The folder watcher with a real watchdog observer on a temporary folder: coalescing,
+settling, moves, deletes, new sub-folders, hidden files, polling and shutdown."""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from collections import Counter
+
+import pytest
+
+from photo_tagger.core.watcher import (
+    Change,
+    FolderWatcher,
+    Moved,
+    Ready,
+    Removed,
+    filesystem_type,
+    needs_polling,
+)
+
+SETTLE = 0.2
+
+
+@pytest.fixture
+def changes():
+    return queue.Queue()
+
+
+@pytest.fixture
+def watcher(changes: queue.Queue[Change]):
+    w = FolderWatcher(changes.put, settle=SETTLE, poll_interval=0.1)
+    w.start()
+    yield w
+    w.stop()
+    assert not [t for t in w.threads() if t.is_alive()]
+
+
+def next_change(changes: queue.Queue[Change], kind: type, timeout: float = 10) -> Change:
+    """The next change of `kind`, skipping others (directory events vary by platform)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        change = changes.get(timeout=max(0.01, deadline - time.monotonic()))
+        if isinstance(change, kind):
+            return change
+
+
+def ready_paths(changes: queue.Queue[Change], expected: set[str],
+                timeout: float = 20) -> Counter[str]:
+    """Collect Ready paths until every expected one came, counting repeats."""
+    seen: Counter[str] = Counter()
+    deadline = time.monotonic() + timeout
+    while not expected <= set(seen):
+        change = changes.get(timeout=max(0.01, deadline - time.monotonic()))
+        if isinstance(change, Ready):
+            seen.update(change.paths)
+    return seen
+
+
+def drain_when_settled(w: FolderWatcher, changes: queue.Queue[Change]) -> list[Change]:
+    """Everything still to come once the watcher has nothing pending."""
+    deadline = time.monotonic() + 10
+    while w.pending_count() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    left = []
+    while True:
+        try:
+            left.append(changes.get_nowait())
+        except queue.Empty:
+            return left
+
+
+def test_burst_of_200_files_is_reported_once_each(tmp_path, watcher, changes):
+    watcher.watch(tmp_path)
+    expected = set()
+    for number in range(200):
+        path = tmp_path / f"IMG_{number:04d}.jpg"
+        path.write_bytes(b"\xff\xd8\xff" + bytes(200))
+        with path.open("ab") as handle:  # a second write: more events for the same file
+            handle.write(b"\x00" * 10)
+        expected.add(str(path))
+    seen = ready_paths(changes, expected)
+    later = [p for c in drain_when_settled(watcher, changes) if isinstance(c, Ready)
+             for p in c.paths]
+    seen.update(later)
+    assert set(seen) == expected
+    assert max(seen.values()) == 1
+
+
+def test_slowly_written_file_is_reported_once_when_complete(tmp_path, watcher, changes):
+    watcher.watch(tmp_path)
+    target = tmp_path / "slow.jpg"
+    sizes: list[int] = []
+
+    def sink(change: Change) -> None:
+        if isinstance(change, Ready):
+            sizes.extend(os.path.getsize(p) for p in change.paths)
+        changes.put(change)
+
+    watcher._sink = sink
+    chunk = b"\xff" * 1000
+    with target.open("wb") as handle:
+        for _ in range(8):  # the copy takes longer than the settle delay
+            handle.write(chunk)
+            handle.flush()
+            time.sleep(SETTLE * 0.6)  # the writer's pace, not a wait for the watcher
+    change = next_change(changes, Ready)
+    assert change.paths == (str(target),)
+    assert sizes == [8000]
+    assert not [c for c in drain_when_settled(watcher, changes) if isinstance(c, Ready)]
+
+
+def test_move_rename_and_delete_are_reported_without_reindexing(tmp_path, watcher, changes):
+    photo = tmp_path / "a.jpg"
+    photo.write_bytes(b"\xff\xd8\xff" + bytes(50))
+    (tmp_path / "sub").mkdir()
+    watcher.watch(tmp_path)
+    photo.rename(tmp_path / "b.jpg")
+    assert next_change(changes, Moved) == Moved(str(photo), str(tmp_path / "b.jpg"), False)
+    (tmp_path / "b.jpg").rename(tmp_path / "sub" / "b.jpg")
+    assert next_change(changes, Moved) == Moved(str(tmp_path / "b.jpg"),
+                                                str(tmp_path / "sub" / "b.jpg"), False)
+    (tmp_path / "sub").rename(tmp_path / "renamed")
+    assert next_change(changes, Moved) == Moved(str(tmp_path / "sub"),
+                                                str(tmp_path / "renamed"), True)
+    (tmp_path / "renamed" / "b.jpg").unlink()
+    assert next_change(changes, Removed) == Removed(str(tmp_path / "renamed" / "b.jpg"), False)
+    assert not [c for c in drain_when_settled(watcher, changes) if isinstance(c, Ready)]
+
+
+# watchdog's own race when `mkdir -p` makes nested folders faster than it adds watches.
+@pytest.mark.filterwarnings("ignore:Callback with id:RuntimeWarning")
+def test_new_subfolder_hidden_files_and_temp_renames(tmp_path, watcher, changes):
+    watcher.watch(tmp_path)
+    nested = tmp_path / "2024" / "july"
+    nested.mkdir(parents=True)
+    (nested / "c.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(50))
+    (tmp_path / ".hidden.jpg").write_bytes(b"\xff\xd8\xff")
+    (tmp_path / "notes.txt").write_text("not a photo")
+    temp = tmp_path / ".download.tmp"
+    temp.write_bytes(b"\xff\xd8\xff" + bytes(50))
+    temp.rename(tmp_path / "d.jpg")
+    seen = ready_paths(changes, {str(nested / "c.png"), str(tmp_path / "d.jpg")})
+    seen.update(p for c in drain_when_settled(watcher, changes) if isinstance(c, Ready)
+                for p in c.paths)
+    assert set(seen) == {str(nested / "c.png"), str(tmp_path / "d.jpg")}
+    # A file created in the new sub-folder later is seen too: the folder is watched.
+    (nested / "e.jpg").write_bytes(b"\xff\xd8\xff" + bytes(50))
+    assert set(ready_paths(changes, {str(nested / "e.jpg")})) == {str(nested / "e.jpg")}
+
+
+def test_polling_folder_sees_changes(tmp_path, watcher, changes):
+    assert watcher.watch(tmp_path, polling=True) is True
+    assert watcher.watched() == {str(tmp_path.resolve()): True}
+    (tmp_path / "p.jpg").write_bytes(b"\xff\xd8\xff" + bytes(10))
+    assert next_change(changes, Ready).paths == (str(tmp_path / "p.jpg"),)
+    (tmp_path / "p.jpg").unlink()
+    assert next_change(changes, Removed).path == str(tmp_path / "p.jpg")
+
+
+def test_network_shares_are_detected_from_mounts(tmp_path, changes):
+    mounts = ("/dev/sda1 / ext4 rw 0 0\n"
+              "server:/photos /mnt/nas nfs4 rw 0 0\n"
+              "//box/share /mnt/My\\040Share cifs rw 0 0\n"
+              "me@host:/ /mnt/ssh fuse.sshfs rw 0 0\n")
+    assert filesystem_type("/home/me/Pictures", mounts) == "ext4"
+    assert not needs_polling("/home/me/Pictures", mounts)
+    assert needs_polling("/mnt/nas/2024", mounts)
+    assert needs_polling("/mnt/My Share/x", mounts)
+    assert needs_polling("/mnt/ssh", mounts)
+    assert not needs_polling("/mnt/nasty", mounts)
+    # Detection drives the choice of observer, per folder.
+    w = FolderWatcher(changes.put, settle=SETTLE, poll_interval=0.1,
+                      detect_polling=lambda path: path.endswith("share"))
+    w.start()
+    try:
+        (tmp_path / "local").mkdir()
+        (tmp_path / "share").mkdir()
+        assert w.watch(tmp_path / "local") is False
+        assert w.watch(tmp_path / "share") is True
+    finally:
+        w.stop()
+
+
+def test_stop_leaves_no_threads(tmp_path, changes):
+    before = set(threading.enumerate())
+    w = FolderWatcher(changes.put, settle=SETTLE, poll_interval=0.1)
+    w.start()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    w.watch(tmp_path / "a")
+    w.watch(tmp_path / "b", polling=True)
+    (tmp_path / "a" / "x.jpg").write_bytes(b"\xff\xd8\xff")
+    started = time.monotonic()
+    w.stop()
+    assert time.monotonic() - started < 2
+    assert not [t for t in threading.enumerate() if t not in before and t.is_alive()]
+
+
+def test_a_delete_is_handed_on_after_files_that_appeared_with_it(tmp_path, watcher, changes):
+    old = tmp_path / "old.jpg"
+    old.write_bytes(b"\xff\xd8\xff" + bytes(50))
+    watcher.watch(tmp_path)
+    old.unlink()
+    (tmp_path / "new.jpg").write_bytes(b"\xff\xd8\xff" + bytes(50))
+    kinds = []
+    while len(kinds) < 2:
+        change = changes.get(timeout=10)
+        if isinstance(change, (Ready, Removed)):
+            kinds.append(change)
+    assert kinds == [Ready((str(tmp_path / "new.jpg"),)), Removed(str(old), False)]

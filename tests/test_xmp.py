@@ -1,0 +1,158 @@
+"""XMP sidecars read back with exiftool: keywords merged with those already there, other
+XMP content kept, the photos themselves never touched."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from photo_tagger.core import labels as api
+from photo_tagger.core.indexer import Indexer
+from photo_tagger.core.store import Library
+from photo_tagger.core.xmp import export_xmp, merge_keywords, read_keywords, sidecar_path
+from photo_tagger.paths import home_dir, library_path
+from photos import solid
+
+EXIFTOOL = shutil.which("exiftool")
+# The Makefile's test target installs exiftool; failing loudly beats skipping silently.
+assert EXIFTOOL, "exiftool is missing: apt-get install libimage-exiftool-perl"
+
+
+def exiftool(*args: str | Path) -> dict:
+    out = subprocess.run([EXIFTOOL, "-j", "-q", *map(str, args)], check=True,
+                         capture_output=True, text=True).stdout
+    return json.loads(out)[0]
+
+
+def subjects(sidecar: Path) -> list[str]:
+    value = exiftool("-XMP-dc:Subject", sidecar).get("Subject", [])
+    return [str(v) for v in (value if isinstance(value, list) else [value])]
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def library() -> Library:
+    with Library(library_path(home_dir())) as lib:
+        with lib.transaction():
+            lib.set_meta("labels_seeded", "1")
+        yield lib
+
+
+def test_new_sidecar_beside_the_photo(library: Library, fixres_model: Path,
+                                      tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    photo = solid(photos / "IMG_1234.jpg", (200, 30, 30), fmt="JPEG")
+    untagged = solid(photos / "IMG_1235.png", (30, 30, 200))
+    before = digest(photo)
+    Indexer(library, str(fixres_model)).index_folders([photos])
+    api.tag_photo(library, photo, "plage")
+    api.tag_photo(library, photo, "海滩 🐶")
+    api.tag_photo(library, photo, "חוף")
+    summary = export_xmp(library, photos)
+    assert (summary.written, summary.failed) == (1, [])
+    sidecar = photos / "IMG_1234.jpg.xmp"
+    assert sidecar_path(photo) == sidecar
+    assert sorted(subjects(sidecar)) == sorted(["plage", "海滩 🐶", "חוף"])
+    assert not (photos / "IMG_1235.png.xmp").exists()  # no empty sidecars
+    assert digest(photo) == before and untagged.exists()
+    # A second export finds nothing to change and leaves the file alone.
+    assert export_xmp(library, photos).unchanged == 1
+
+
+def test_merges_with_existing_keywords_and_keeps_other_content(
+        library: Library, fixres_model: Path, tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    photo = solid(photos / "IMG_1.png", (30, 180, 30))
+    sidecar = photos / "IMG_1.png.xmp"
+    subprocess.run([EXIFTOOL, "-q", "-XMP-dc:Subject=from digiKam", "-XMP-dc:Subject=beach",
+                    "-XMP-dc:Subject=wrong", "-XMP-xmp:Rating=4", "-XMP-dc:Title=Holiday",
+                    str(sidecar)], check=True)
+    Indexer(library, str(fixres_model)).index_folders([photos])
+    api.tag_photo(library, photo, "beach")
+    api.tag_photo(library, photo, "sea")
+    api.untag_photo(library, photo, "wrong")  # the user said no: out of the sidecar too
+    assert export_xmp(library).written == 1
+    assert subjects(sidecar) == ["from digiKam", "beach", "sea"]
+    data = exiftool("-XMP:All", sidecar)
+    assert data["Rating"] == 4 and data["Title"] == "Holiday"
+    assert read_keywords(sidecar) == ["from digiKam", "beach", "sea"]
+
+
+def test_lightroom_style_sidecar_is_used_when_present(
+        library: Library, fixres_model: Path, tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    photo = solid(photos / "IMG_7.png", (30, 30, 200))
+    lightroom = photos / "IMG_7.xmp"
+    subprocess.run([EXIFTOOL, "-q", "-XMP-dc:Subject=lr", str(lightroom)], check=True)
+    Indexer(library, str(fixres_model)).index_folders([photos])
+    api.tag_photo(library, photo, "blue")
+    export_xmp(library, photos)
+    assert sidecar_path(photo) == lightroom
+    assert subjects(lightroom) == ["lr", "blue"]
+    assert not (photos / "IMG_7.png.xmp").exists()
+
+
+def test_automatic_tags_are_exported_above_threshold_only(
+        library: Library, fixres_model: Path, tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    photo = solid(photos / "a.png", (240, 240, 240))
+    api.add_label(library, "snow", threshold=0.0)
+    api.add_label(library, "dog", threshold=1.0)
+    Indexer(library, str(fixres_model)).index_folders([photos])
+    export_xmp(library, photos)
+    assert subjects(photos / "a.png.xmp") == ["snow"]
+    assert photo.exists()
+
+
+def test_a_broken_sidecar_is_reported_and_left_alone(
+        library: Library, fixres_model: Path, tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    bad = solid(photos / "bad.png", (200, 30, 30))
+    good = solid(photos / "good.png", (30, 200, 30))
+    (photos / "bad.png.xmp").write_text("<x:xmpmeta this is not xml")
+    Indexer(library, str(fixres_model)).index_folders([photos])
+    api.tag_photo(library, bad, "x")
+    api.tag_photo(library, good, "y")
+    summary = export_xmp(library, photos)
+    assert summary.written == 1
+    assert [(Path(p).name, "not valid XML" in r) for p, r in summary.failed] == [
+        ("bad.png", True)]
+    assert (photos / "bad.png.xmp").read_text() == "<x:xmpmeta this is not xml"
+    assert subjects(photos / "good.png.xmp") == ["y"]
+
+
+def test_merge_keeps_foreign_prefixes_and_writes_atomically(tmp_path: Path) -> None:
+    sidecar = tmp_path / "a.jpg.xmp"
+    # As darktable writes it: properties as attributes, its own namespace, no packet.
+    sidecar.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="XMP Core 4.4.0-Exiv2">\n'
+        ' <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n'
+        '  <rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/"\n'
+        '    xmlns:darktable="http://darktable.sf.net/" xmlns:dc="http://purl.org/dc/elements/1.1/"'
+        '\n    xmp:Rating="2" darktable:xmp_version="5">\n'
+        '   <dc:subject><rdf:Bag><rdf:li>k1</rdf:li></rdf:Bag></dc:subject>\n'
+        '   <darktable:history><rdf:Seq><rdf:li darktable:operation="exposure"/></rdf:Seq>'
+        '</darktable:history>\n'
+        '  </rdf:Description>\n </rdf:RDF>\n</x:xmpmeta>\n', encoding="utf-8")
+    assert merge_keywords(sidecar, ["k2"], set())
+    text = sidecar.read_text()
+    assert "darktable:" in text and "ns0:" not in text
+    assert 'darktable:operation="exposure"' in text and 'darktable:xmp_version="5"' in text
+    assert subjects(sidecar) == ["k1", "k2"]
+    assert exiftool("-XMP:Rating", sidecar)["Rating"] == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["a.jpg.xmp"]  # no temp file left
+    assert not merge_keywords(sidecar, ["k1", "k2"], set())
