@@ -16,8 +16,10 @@ DEFAULT_THRESHOLD = 0.1
 # Images larger than this many pixels are skipped (decompression-bomb guard).
 MAX_IMAGE_PIXELS = 200_000_000
 BATCH_SIZE = 8
-# Images decoded ahead of the model; bounds memory while keeping the model busy.
+# Files read ahead of decoding; bounds memory while keeping the disk busy.
 DECODE_AHEAD = 16
+# Larger files are not read ahead into memory (their decoder reads them).
+READ_AHEAD_MAX_BYTES = 64 * 1024 * 1024
 
 # The SigLIP 2 checkpoints offered in the settings, with rough size and CPU speed hints.
 KNOWN_MODELS: dict[str, str] = {
