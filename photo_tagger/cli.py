@@ -218,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Search and tag your photos offline with SigLIP 2. Without a command, "
                     "opens the window.")
     parser.add_argument("--version", action="version", version=f"photo-tagger {__version__}")
+    parser.add_argument("--self-test", action="store_true",
+                        help="check this installation end to end in a temporary folder")
     _common(parser, top_level=True)
     sub = parser.add_subparsers(dest="command")
 
@@ -275,6 +277,10 @@ import photo_tagger.cli_watch  # noqa: E402, F401  (registers `watch`)
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.self_test:
+        from photo_tagger.selftest import run
+
+        return run()
     func = getattr(args, "func", cmd_gui)
     try:
         return func(args)

@@ -16,8 +16,10 @@ DEFAULT_THRESHOLD = 0.1
 # Images larger than this many pixels are skipped (decompression-bomb guard).
 MAX_IMAGE_PIXELS = 200_000_000
 BATCH_SIZE = 8
-# Images decoded ahead of the model; bounds memory while keeping the model busy.
+# Files read ahead of decoding; bounds memory while keeping the disk busy.
 DECODE_AHEAD = 16
+# Larger files are not read ahead into memory (their decoder reads them).
+READ_AHEAD_MAX_BYTES = 64 * 1024 * 1024
 
 # The SigLIP 2 checkpoints offered in the settings, with rough size and CPU speed hints.
 KNOWN_MODELS: dict[str, str] = {
@@ -26,6 +28,8 @@ KNOWN_MODELS: dict[str, str] = {
     "google/siglip2-base-patch16-384": "375M params, ~1.3 photos/s",
     "google/siglip2-base-patch16-512": "375M params, ~0.6 photos/s",
     "google/siglip2-base-patch32-256": "375M params, ~14 photos/s (fastest)",
+    "google/siglip2-base-patch16-224@int8": "fast mode: int8 on the CPU, ~1.5× faster, "
+                                            "vectors within cosine 0.999 of fp32",
     "google/siglip2-base-patch16-naflex": "375M params, keeps aspect ratio, ~2.7 photos/s",
     "google/siglip2-large-patch16-256": "880M params, ~1 photo/s",
     "google/siglip2-large-patch16-384": "880M params, ~0.4 photos/s",

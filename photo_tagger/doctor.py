@@ -30,13 +30,17 @@ def check_sqlite() -> bool:
 def check_model(model_id: str, download: bool) -> bool:
     import os
 
-    from photo_tagger.core.embedder import ModelUnavailable, resolve_model_source
+    from photo_tagger.core.embedder import (
+        ModelUnavailable,
+        resolve_model_source,
+        split_fast_suffix,
+    )
 
     previous = os.environ.get("HF_HUB_OFFLINE")
     if not download:
         os.environ["HF_HUB_OFFLINE"] = "1"  # checking must not start a large download
     try:
-        source = resolve_model_source(model_id)
+        source = resolve_model_source(split_fast_suffix(model_id)[0])
     except ModelUnavailable as exc:
         _line(False, "Model", str(exc))
         return False

@@ -133,3 +133,15 @@ def test_hub_download_reports_progress(fixres_model: Path, tmp_path: Path,
     embedder = Embedder.load("someone/siglip2-tiny", progress=lambda d, t: seen.append((d, t)))
     assert embedder.model_id == "someone/siglip2-tiny"
     assert seen[-1][0] == seen[-1][1] > 0
+
+
+def test_int8_fast_mode_agrees_with_fp32(fixres_model: Path, fixres_embedder: Embedder,
+                                         small_png: Path) -> None:
+    fast = Embedder.load(f"{fixres_model}@int8")
+    assert fast.model_id == f"{fixres_model.resolve()}@int8"
+    assert fast.model_id != fixres_embedder.model_id  # a switch re-embeds, never mixes
+    image = load_image(small_png, fast.image_size).image
+    exact = fixres_embedder.embed_images([image])[0]
+    approx = fast.embed_images([image])[0]
+    assert float(exact @ approx) > 0.99
+    assert "quantized" in type(fast.model.vision_model.encoder.layers[0].mlp.fc1).__module__

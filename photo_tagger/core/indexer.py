@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from photo_tagger.config import BATCH_SIZE, DECODE_AHEAD
+from photo_tagger.config import BATCH_SIZE, DECODE_AHEAD, READ_AHEAD_MAX_BYTES
 from photo_tagger.core import tagger
 from photo_tagger.core.embedder import Embedder
 from photo_tagger.core.images import LoadedImage, UnreadableImage, content_hash, load_image
@@ -76,7 +76,7 @@ class Indexer:
         load_embedder: EmbedderLoader = Embedder.load,
         *,
         batch_size: int = BATCH_SIZE,
-        decode_workers: int = 1,
+        decode_workers: int = min(4, os.cpu_count() or 1),
         on_event: Callable[[IndexProgress], None] | None = None,
         stop: threading.Event | None = None,
         between_batches: Callable[[], None] | None = None,
@@ -214,14 +214,27 @@ class Indexer:
         embedder = self.embedder
         folder_of = {found.path: folder_id for found, folder_id in todo}
 
-        def prepare(found: FoundFile) -> _Prepared:
+        def read(found: FoundFile) -> tuple[FoundFile, bytes | OSError | None]:
+            # I/O only, ahead of decoding: the disk works while the CPU decodes and embeds.
+            if found.size > READ_AHEAD_MAX_BYTES:
+                return found, None  # a huge file is read by its decoder, not held in memory
+            try:
+                return found, Path(found.path).read_bytes()
+            except OSError as exc:
+                return found, exc
+
+        def prepare(read_result: tuple[FoundFile, bytes | OSError | None]) -> _Prepared:
             # Runs on a decode thread: no database access here.
+            found, data = read_result
             item = _Prepared(found)
             try:
-                item.content_hash = content_hash(Path(found.path))
+                if isinstance(data, OSError):
+                    raise data
+                source = Path(found.path) if data is None else data
+                item.content_hash = content_hash(source)
                 if item.content_hash in known_hashes:
                     return item  # moved or copied: the stored vector will be reused
-                item.image = load_image(Path(found.path), embedder.image_size)
+                item.image = load_image(source, embedder.image_size)
                 item.pixels = embedder.preprocess([item.image.image])
                 item.image.image = None  # type: ignore[assignment]  # free pixels early
             except UnreadableImage as exc:
@@ -234,45 +247,46 @@ class Indexer:
 
         started = time.monotonic()
         done = 0
-        batch: list[_Prepared] = []
-        window: deque[Future[_Prepared]] = deque()
         files = iter([found for found, _ in todo])
-        with ThreadPoolExecutor(self.decode_workers, thread_name_prefix="decode") as pool:
-            for found in files:
-                window.append(pool.submit(prepare, found))
-                if len(window) >= DECODE_AHEAD:
-                    break
-            while window:
-                item = window.popleft().result()
-                next_file = next(files, None)
-                if next_file is not None:
-                    window.append(pool.submit(prepare, next_file))
-                done += 1
-                folder_id = folder_of[item.file.path]
-                if item.error is not None:
-                    with self.library.transaction():
-                        self.library.save_skipped(item.file.path, folder_id,
-                                                  size=item.file.size, mtime=item.file.mtime,
-                                                  reason=item.error)
-                    summary.skipped.append((item.file.path, item.error))
-                elif item.pixels is None:
-                    self._reuse(item, folder_id, gone_by_hash, summary)
-                else:
-                    batch.append(item)
-                if len(batch) >= self.batch_size or (batch and not window):
+        reads: deque[Future[tuple[FoundFile, bytes | OSError | None]]] = deque()
+        ahead = max(DECODE_AHEAD, 2 * self.batch_size)
+        with ThreadPoolExecutor(1, thread_name_prefix="read") as reader, \
+                ThreadPoolExecutor(self.decode_workers, thread_name_prefix="decode") as decoders:
+
+            def refill() -> None:
+                while len(reads) < ahead and (found := next(files, None)) is not None:
+                    reads.append(reader.submit(read, found))
+
+            refill()
+            while reads:
+                chunk = [reads.popleft().result() for _ in range(min(self.batch_size, len(reads)))]
+                refill()
+                # Decode on every core while the model waits, then embed on every core: on a
+                # small CPU this beats running both at once, where they fight over the cores.
+                batch: list[_Prepared] = []
+                for item in decoders.map(prepare, chunk):
+                    done += 1
+                    folder_id = folder_of[item.file.path]
+                    if item.error is not None:
+                        with self.library.transaction():
+                            self.library.save_skipped(item.file.path, folder_id,
+                                                      size=item.file.size,
+                                                      mtime=item.file.mtime, reason=item.error)
+                        summary.skipped.append((item.file.path, item.error))
+                    elif item.pixels is None:
+                        self._reuse(item, folder_id, gone_by_hash, summary)
+                    else:
+                        batch.append(item)
+                if batch:
                     self._embed_batch(batch, folder_of, summary)
-                    batch = []
-                    rate = summary.indexed / max(time.monotonic() - started, 1e-6)
-                    self.on_event(IndexProgress("index", done, len(todo), item.file.path, rate))
-                    self.between_batches()
-                    if self.stop.is_set():
-                        summary.cancelled = True
-                        for pending in window:
-                            pending.cancel()
-                        return
-                elif done % 50 == 0:
-                    rate = summary.indexed / max(time.monotonic() - started, 1e-6)
-                    self.on_event(IndexProgress("index", done, len(todo), item.file.path, rate))
+                rate = summary.indexed / max(time.monotonic() - started, 1e-6)
+                self.on_event(IndexProgress("index", done, len(todo), chunk[-1][0].path, rate))
+                self.between_batches()
+                if self.stop.is_set():
+                    summary.cancelled = True
+                    for pending in reads:
+                        pending.cancel()
+                    return
 
     def _reuse(self, item: _Prepared, folder_id: int | None,
                gone_by_hash: dict[str, list[Photo]], summary: IndexSummary) -> None:

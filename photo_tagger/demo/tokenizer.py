@@ -24,7 +24,8 @@ def train_tokenizer(sentences: Iterable[str], vocab_size: int = 400):
     bpe.normalizer = normalizers.Sequence([normalizers.Lowercase()])
     bpe.pre_tokenizer = pre_tokenizers.Split(pattern="▁", behavior="merged_with_previous")
     trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, initial_alphabet=alphabet
+        vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, initial_alphabet=alphabet,
+        show_progress=False,
     )
     bpe.train_from_iterator(texts, trainer)
     model = json.loads(bpe.to_str())["model"]
