@@ -174,3 +174,66 @@ def test_ctrl_f_focuses_the_search_box(qtbot, window) -> None:
     window.grid.setFocus()
     qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: window.search.hasFocus() or window.focusWidget() is window.search)
+
+
+def test_the_grid_only_asks_for_visible_thumbnails(qtbot, isolated_home: Path) -> None:
+    from photo_tagger.gui.thumbnails import ThumbnailLoader
+    from photo_tagger.gui.widgets import PhotoGrid
+
+    loader = ThumbnailLoader(isolated_home / "thumbs")
+    model = PhotoListModel(loader)
+    grid = PhotoGrid(thumb_size=120)
+    qtbot.addWidget(grid)
+    grid.setModel(model)
+    grid.resize(800, 600)
+    grid.show()
+    try:
+        model.set_results([SearchResult(i, f"/nowhere/{i:06d}.jpg", 0.0)
+                           for i in range(100_000)])
+        qtbot.waitExposed(grid)
+        qtbot.waitUntil(lambda: len(loader._pending) + len(loader._broken) > 0)
+        asked = len(loader._pending) + len(loader._broken)
+        assert asked < 200  # a screenful, not 100k
+        grid.scrollToBottom()
+        qtbot.waitUntil(lambda: loader.is_broken("/nowhere/099999.jpg", 320), timeout=10_000)
+        assert len(loader._pending) + len(loader._broken) < 400
+    finally:
+        loader.shutdown()
+
+
+def test_status_bar_shows_rate_and_time_left(window) -> None:
+    from photo_tagger.core.indexer import IndexProgress
+
+    window._progress(IndexProgress("index", 5, 20, "/photos/a.jpg", 2.5))
+    assert window.progress_bar.isVisible()
+    assert window.progress_bar.format() == "5 / 20"
+    text = window.state_label.text()
+    assert "2.5 photos/s" in text and "about 6 s left" in text and "a.jpg" in text
+    window._progress(IndexProgress("done", 20, 20, None, 2.5))
+    assert not window.progress_bar.isVisible()
+
+
+def test_a_tag_in_the_sidebar_combines_with_the_query(qtbot, window, tmp_path: Path) -> None:
+    folder = make_photos(tmp_path / "photos")
+    window.add_folder(folder)
+    qtbot.waitUntil(lambda: window.photos.rowCount() == 3, timeout=WAIT)
+    red = str((folder / "red.png").resolve())
+    done = []
+    window.set_tag([red], "Lieblingsfoto", True, done=lambda: done.append(True))
+    qtbot.waitUntil(lambda: bool(done), timeout=WAIT)
+    qtbot.waitUntil(lambda: window.tags.row_of("Lieblingsfoto") is not None, timeout=WAIT)
+    row = window.tags.row_of("Lieblingsfoto")
+    window.tag_view.setCurrentIndex(window.tags.index(row, 0))
+    window._filter_changed()
+    qtbot.waitUntil(lambda: window.photos.rowCount() == 1, timeout=WAIT)
+    window.search.setText("blue")
+    window.run_query()
+    qtbot.waitUntil(lambda: window.context_label.text() == "Results: 1", timeout=WAIT)
+    assert window.photos.result(0).path == red
+
+
+def test_model_download_progress_is_shown(window) -> None:
+    window.banner.show_download(50_000_000, 200_000_000)
+    assert window.banner.isVisible() and window.banner.progress.isVisible()
+    assert "50 of 200 MB" in window.banner.message.text()
+    assert not window.banner.choose_button.isVisible()

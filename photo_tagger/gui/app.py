@@ -5,10 +5,11 @@ for the self-test and the tests. Shows the window first; the model loads on the 
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from photo_tagger.config import requested_model
@@ -62,6 +63,12 @@ def run_app(home: str | Path | None = None, model: str | None = None) -> int:
     app = ensure_application()
     window = create_main_window(home_dir(home), requested_model(model))
     window.show()
+    # Ctrl-C or SIGTERM closes the window the normal way (the service and watcher stop).
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: window.close())
+    ticker = QTimer(window)  # lets the interpreter run signal handlers during exec()
+    ticker.timeout.connect(lambda: None)
+    ticker.start(250)
     code = app.exec()
     window.shutdown()
     return int(code)

@@ -683,6 +683,9 @@ class MainWindow(QMainWindow):
         """The actions on a photo (the grid's context menu)."""
         path = str(index.data(PathRole))
         photo_id = int(index.data(PhotoIdRole))
+        # Tag edits apply to the whole selection when the clicked photo is part of it.
+        selected = self.grid.selected_paths()
+        targets = selected if path in selected else [path]
         menu = QMenu(self)
         menu.addAction("Open", lambda: self.open_viewer(index))
         menu.addAction("Open in System Viewer",
@@ -692,10 +695,10 @@ class MainWindow(QMainWindow):
         menu.addAction("Copy Path", lambda: QGuiApplication.clipboard().setText(path))
         menu.addSeparator()
         menu.addAction("Find Similar", lambda: self.find_similar(photo_id))
-        menu.addAction("Add Tag…", lambda: self.ask_add_tag([path]))
+        menu.addAction("Add Tag…", lambda: self.ask_add_tag(targets))
         remove = menu.addMenu("Remove Tag")
         for tag in self.reader.tags_of(photo_id):
-            remove.addAction(tag.tag, lambda t=tag.tag: self.set_tag([path], t, False))
+            remove.addAction(tag.tag, lambda t=tag.tag: self.set_tag(targets, t, False))
         remove.setEnabled(not remove.isEmpty())
         return menu
 
