@@ -85,6 +85,12 @@ def human_duration(seconds: float) -> str:
     return f"{seconds // 3600:.0f} h {(seconds % 3600) // 60:.0f} min"
 
 
+def sidebar_snapshot(library: Library) -> tuple[Any, ...]:
+    """What the sidebar shows: folders, photos per folder, status counts, tag counts."""
+    return (library.folders(), library.folder_photo_counts(), library.status_counts(),
+            library.tag_counts())
+
+
 class WelcomePage(QWidget):
     """First run: what the app does, and the one thing to do — add a folder."""
 
@@ -458,6 +464,9 @@ class MainWindow(QMainWindow):
         def browse(library: Library, indexer: object) -> list[SearchResult]:
             return [SearchResult(i, p, 1.0) for i, p in library.indexed_photos(folder)]
 
+        if not self._service_ready():
+            self._show_results(request, browse(self.reader, None), None)
+            return
         self.bridge.submit(browse, lambda r, e: self._show_results(request, r, e))
 
     def _show_results(self, request: int, results: list[SearchResult] | None,
@@ -525,14 +534,25 @@ class MainWindow(QMainWindow):
             f"<p>Library: {self.home}</p>"))
 
     # -- sidebar ------------------------------------------------------------------------
+    def _service_ready(self) -> bool:
+        # Until the model is loaded the service thread answers nothing; read here meanwhile.
+        return self.bridge.state not in ("stopped", "loading-model")
+
     def refresh_sidebar(self) -> None:
+        """Folder and tag counts: counted on the service thread once it runs (they are
+        GROUP BYs over the whole library), on the window's reader before that."""
+        if not self._service_ready():
+            self._show_sidebar(sidebar_snapshot(self.reader))
+            return
+        self.bridge.submit(lambda library, _indexer: sidebar_snapshot(library),
+                           lambda snapshot, error: self._show_sidebar(snapshot)
+                           if error is None and not self._closed else None)
+
+    def _show_sidebar(self, snapshot: tuple[Any, ...]) -> None:
+        folders, folder_counts, counts, tag_counts = snapshot
         folder = self.current_folder()
         tag = self.current_tag()
-        counts = self.reader.status_counts()
-        folders = self.reader.folders()
-        self.folders.set_entries(folder_entries(folders, self.reader.folder_photo_counts(),
-                                                counts["indexed"]))
-        tag_counts = self.reader.tag_counts()
+        self.folders.set_entries(folder_entries(folders, folder_counts, counts["indexed"]))
         self.tags.set_entries([SidebarEntry(t, t, c) for t, c in
                                sorted(tag_counts.items(), key=lambda kv: (-kv[1], kv[0]))])
         self._reselect(self.folder_view, self.folders, folder, default_first=True)
