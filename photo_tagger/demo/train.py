@@ -18,28 +18,36 @@ import numpy as np
 from photo_tagger.demo import shapes
 from photo_tagger.demo.tokenizer import train_tokenizer
 
-IMAGE_SIZE = 64
-PATCH_SIZE = 8
 MAX_LENGTH = 64  # the app pads every query to 64 tokens; training must see the same
 VOCAB_SIZE = 512
-HIDDEN = 64
 
 
 @dataclass
 class Settings:
     """Everything that decides the trained weights, besides the seed."""
 
-    steps: int = 800
-    batch: int = 128
-    dupes: int = 32  # images per batch that also get a near-duplicate view
+    steps: int = 3000
+    batch: int = 64
+    dupes: int = 16  # images per batch that also get a near-duplicate view
     pool: int = 4800  # pre-rendered training images, 160 per shape×colour
-    lr: float = 2e-3
-    warmup: int = 50
-    weight_decay: float = 1e-4
+    lr: float = 2e-3  # 3e-3 (with a faster t and b) collapsed every embedding in a trial
+    warmup: int = 100
+    weight_decay: float = 0.05
     # Weight of the image-image term that keeps near-duplicates closer than look-alikes.
-    instance_weight: float = 0.5
+    instance_weight: float = 0.25
+    # t starts at 10 as in the paper; b starts near the log-odds of a positive pair here
+    # (one caption fits 1/30 to 1/5 of a batch) instead of the paper's -10, which is made
+    # for one positive among thousands and left the first run's scores stuck at zero.
     scale_init: float = 10.0
-    bias_init: float = -10.0
+    bias_init: float = -3.0
+    temp_lr_mult: float = 1.0
+    image_size: int = 32
+    patch_size: int = 4  # 8×8 = 64 patches: fine enough for outlines, cheap on CPU
+    hidden: int = 64
+    vision_layers: int = 3
+    text_layers: int = 2
+    # Caption kinds drawn for each image, repeats as weights: shape is the hard part.
+    kinds: tuple[str, ...] = ("full", "full", "shape", "shape", "colour")
 
 
 def caption_table() -> list[tuple[str, str | None, str | None, str]]:
@@ -52,37 +60,37 @@ def build_tokenizer():
     return train_tokenizer([t for t, *_ in caption_table()], vocab_size=VOCAB_SIZE)
 
 
-def build_processor(tokenizer):
+def build_processor(tokenizer, image_size: int = 32):
     """SigLIP processor with the PIL image processor (no torchvision needed)."""
     from transformers import SiglipImageProcessorPil, SiglipProcessor
 
-    image_processor = SiglipImageProcessorPil(size={"height": IMAGE_SIZE, "width": IMAGE_SIZE})
+    image_processor = SiglipImageProcessorPil(size={"height": image_size, "width": image_size})
     return SiglipProcessor(image_processor=image_processor, tokenizer=tokenizer)
 
 
-def build_model(tokenizer, scale_init: float = 10.0, bias_init: float = -10.0):
+def build_model(tokenizer, settings: Settings):
     """A fresh FixRes SigLIP with a few hundred thousand parameters."""
     from transformers import SiglipConfig, SiglipModel
 
     ids = {"pad_token_id": tokenizer.pad_token_id, "bos_token_id": tokenizer.bos_token_id,
            "eos_token_id": tokenizer.eos_token_id}
+    hidden = settings.hidden
     config = SiglipConfig(
-        text_config={"vocab_size": len(tokenizer), "hidden_size": HIDDEN,
-                     "intermediate_size": 4 * HIDDEN, "num_hidden_layers": 2,
+        text_config={"vocab_size": len(tokenizer), "hidden_size": hidden,
+                     "intermediate_size": 4 * hidden, "num_hidden_layers": settings.text_layers,
                      "num_attention_heads": 4, "max_position_embeddings": MAX_LENGTH,
-                     "projection_size": HIDDEN, **ids},
-        vision_config={"image_size": IMAGE_SIZE, "patch_size": PATCH_SIZE,
-                       "hidden_size": HIDDEN, "intermediate_size": 4 * HIDDEN,
-                       "num_hidden_layers": 3, "num_attention_heads": 4},
+                     "projection_size": hidden, **ids},
+        vision_config={"image_size": settings.image_size, "patch_size": settings.patch_size,
+                       "hidden_size": hidden, "intermediate_size": 4 * hidden,
+                       "num_hidden_layers": settings.vision_layers, "num_attention_heads": 4},
         **ids,
     )
     model = SiglipModel(config)
     import torch
 
-    # The paper's initialisation: the sigmoid loss starts from t = 10, b = -10.
     with torch.no_grad():
-        model.logit_scale.fill_(math.log(scale_init))
-        model.logit_bias.fill_(bias_init)
+        model.logit_scale.fill_(math.log(settings.scale_init))
+        model.logit_bias.fill_(settings.bias_init)
     return model
 
 
@@ -153,8 +161,8 @@ def train(seed: int = 0, settings: Settings | None = None, log=print):
 
     table = caption_table()
     tokenizer = build_tokenizer()
-    processor = build_processor(tokenizer)
-    model = build_model(tokenizer, settings.scale_init, settings.bias_init)
+    processor = build_processor(tokenizer, settings.image_size)
+    model = build_model(tokenizer, settings)
     tok = tokenizer([t for t, *_ in table], padding="max_length", max_length=MAX_LENGTH,
                     truncation=True, return_tensors="pt")
     cap_shape = torch.tensor([shapes.SHAPES.index(s) if s else -1 for _, s, _, _ in table])
@@ -170,7 +178,8 @@ def train(seed: int = 0, settings: Settings | None = None, log=print):
     temp = [model.logit_scale, model.logit_bias]
     rest = [p for p in model.parameters() if all(p is not q for q in temp)]
     opt = torch.optim.AdamW([{"params": rest},
-                             {"params": temp, "lr": settings.lr * 10, "weight_decay": 0.0}],
+                             {"params": temp, "lr": settings.lr * settings.temp_lr_mult,
+                              "weight_decay": 0.0}],
                             lr=settings.lr, weight_decay=settings.weight_decay)
 
     def lr_at(step: int) -> float:
@@ -180,7 +189,7 @@ def train(seed: int = 0, settings: Settings | None = None, log=print):
         return 0.5 * (1 + math.cos(math.pi * progress))
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
-    kinds = ["full", "full", "shape", "colour"]
+    kinds = settings.kinds
     model.train()
     t0 = time.perf_counter()
     for step in range(settings.steps):
@@ -247,11 +256,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
-    model, processor = train(args.seed, Settings(steps=args.steps))
+    cpu = time.process_time()
+    model, processor = train(args.seed, Settings(steps=args.steps),
+                             log=lambda *a: print(*a, flush=True))
     args.out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(args.out, safe_serialization=True)
     processor.save_pretrained(args.out)
-    print(f"saved to {args.out} after {time.perf_counter() - started:.0f}s")
+    print(f"saved to {args.out} after {time.perf_counter() - started:.0f}s wall, "
+          f"{time.process_time() - cpu:.0f}s CPU", flush=True)
     if not args.no_eval:
         from photo_tagger.demo import evaluate
 
