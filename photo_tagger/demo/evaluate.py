@@ -17,7 +17,7 @@ from photo_tagger.demo import shapes
 
 EVAL_SEED = 12345  # training uses small seeds; this one draws images it never saw
 MAX_LENGTH = 64
-DEFAULT_THRESHOLD = 0.1
+DEFAULT_THRESHOLD = 0.5  # chosen from the score distributions: see docs/DEMO-MODEL.md
 
 
 def load(model_dir: str | Path):
