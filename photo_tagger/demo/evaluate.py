@@ -1,0 +1,192 @@
+"""Measure the demo model on freshly generated shape photos: search, tagging, near-duplicates.
+
+Run: python -m photo_tagger.demo.evaluate resources/models/siglip2-shapes-demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from photo_tagger.demo import shapes
+
+EVAL_SEED = 12345  # training uses small seeds; this one draws images it never saw
+MAX_LENGTH = 64
+DEFAULT_THRESHOLD = 0.5  # chosen from the score distributions: see docs/DEMO-MODEL.md
+
+
+def load(model_dir: str | Path):
+    """Load model and processor the way the app does: safetensors, AutoModel/AutoProcessor."""
+    from transformers import AutoModel, AutoProcessor
+
+    model = AutoModel.from_pretrained(model_dir, use_safetensors=True).eval()
+    return model, AutoProcessor.from_pretrained(model_dir)
+
+
+def embed_images(model, processor, images: list) -> np.ndarray:
+    """L2-normalised image embeddings, float32."""
+    import torch
+
+    with torch.no_grad():
+        pix = processor(images=images, return_tensors="pt")["pixel_values"]
+        out = model.get_image_features(pixel_values=pix)
+        emb = out if isinstance(out, torch.Tensor) else out.pooler_output
+    emb = emb.numpy().astype(np.float32)
+    return emb / np.linalg.norm(emb, axis=1, keepdims=True)
+
+
+def embed_texts(model, processor, texts: list[str]) -> np.ndarray:
+    """L2-normalised text embeddings, padded to 64 tokens exactly as the app does."""
+    import torch
+
+    with torch.no_grad():
+        enc = processor(text=[t.lower() for t in texts], padding="max_length",
+                        max_length=MAX_LENGTH, truncation=True, return_tensors="pt")
+        out = model.get_text_features(**enc)
+        emb = out if isinstance(out, torch.Tensor) else out.pooler_output
+    emb = emb.numpy().astype(np.float32)
+    return emb / np.linalg.norm(emb, axis=1, keepdims=True)
+
+
+def tag_scores(model, cos: np.ndarray) -> np.ndarray:
+    """Sigmoid probability that a label applies: sigmoid(exp(t) * cos + b)."""
+    scale = float(model.logit_scale.detach().exp())
+    bias = float(model.logit_bias.detach())
+    return 1.0 / (1.0 + np.exp(-(scale * cos + bias)))
+
+
+def make_images(per_combo: int, seed: int = EVAL_SEED, size: int = 128):
+    """Fresh images with their (shape, colour) labels, balanced over every combination."""
+    rng = np.random.default_rng(seed)
+    images, labels = [], []
+    for _ in range(per_combo):
+        for shape, colour in itertools.product(shapes.SHAPES, shapes.COLOURS):
+            images.append(shapes.render_shape(shape, colour, rng, size))
+            labels.append((shape, colour))
+    return images, labels
+
+
+def _quantiles(values: np.ndarray) -> dict[str, float]:
+    q = np.quantile(values, [0.0, 0.01, 0.05, 0.5, 0.95, 0.99, 1.0])
+    names = ["min", "p1", "p5", "median", "p95", "p99", "max"]
+    return {n: round(float(v), 4) for n, v in zip(names, q, strict=True)}
+
+
+def _precision_at_k(sim: np.ndarray, relevant: np.ndarray, k: int) -> float:
+    top = np.argsort(-sim, axis=1)[:, :k]
+    return float(np.take_along_axis(relevant, top, axis=1).mean())
+
+
+def evaluate(model_dir: str | Path | None = None, per_combo: int = 20, seed: int = EVAL_SEED,
+             threshold: float = DEFAULT_THRESHOLD, model=None, processor=None
+             ) -> dict[str, Any]:
+    """All demo metrics on `per_combo` new images per shape×colour.
+
+    Returns per-language text→image precision@10 for "colour shape" queries, bare shape
+    label tagging precision/recall at `threshold` with the app's prompt template, the
+    positive/negative score distributions, image→image precision@10 and near-duplicate
+    cosine distributions.
+    """
+    from photo_tagger.demo.train import degrade
+
+    if model is None:
+        model, processor = load(model_dir)
+    images, labels = make_images(per_combo, seed)
+    img = embed_images(model, processor, images)
+    img_shape = np.array([s for s, _ in labels])
+    img_colour = np.array([c for _, c in labels])
+    report: dict[str, Any] = {"images": len(images), "threshold": threshold, "langs": {}}
+
+    pos_scores, neg_scores = [], []
+    for lang in shapes.LANGS:
+        combos = list(itertools.product(shapes.SHAPES, shapes.COLOURS))
+        queries = [shapes.label(s, c, lang) for s, c in combos]
+        q = embed_texts(model, processor, queries)
+        relevant = np.array([(img_shape == s) & (img_colour == c) for s, c in combos])
+        p10 = _precision_at_k(q @ img.T, relevant, 10)
+
+        labels_ = [shapes.prompt(shapes.SHAPE_WORDS[lang][s][0]) for s in shapes.SHAPES]
+        scores = tag_scores(model, embed_texts(model, processor, labels_) @ img.T)
+        truth = np.array([img_shape == s for s in shapes.SHAPES])
+        predicted = scores >= threshold
+        tp = float((predicted & truth).sum())
+        precision = tp / max(1.0, float(predicted.sum()))
+        recall = tp / float(truth.sum())
+        # Best single label per image (what a "top tag" display would show).
+        top1 = float((np.argmax(scores, axis=0) == np.argmax(truth, axis=0)).mean())
+        pos_scores.append(scores[truth])
+        neg_scores.append(scores[~truth])
+        report["langs"][lang] = {"query_p@10": round(p10, 4), "tag_precision": round(precision, 4),
+                                 "tag_recall": round(recall, 4), "tag_top1": round(top1, 4),
+                                 "tag_pos_median": round(float(np.median(scores[truth])), 4),
+                                 "tag_neg_p99": round(float(np.quantile(scores[~truth], .99)), 4)}
+    pos, neg = np.concatenate(pos_scores), np.concatenate(neg_scores)
+    report["tag_scores"] = {"positives": _quantiles(pos), "negatives": _quantiles(neg)}
+    # The threshold that best separates them (max F1), to document next to the default.
+    grid = np.linspace(0.01, 0.99, 99)
+    f1 = [2 * (pos >= t).sum() / ((pos >= t).sum() + (neg >= t).sum() + len(pos)) for t in grid]
+    report["best_f1_threshold"] = round(float(grid[int(np.argmax(f1))]), 2)
+    report["best_f1"] = round(float(max(f1)), 4)
+
+    same = (img_shape[:, None] == img_shape[None]) & (img_colour[:, None] == img_colour[None])
+    sim = img @ img.T
+    np.fill_diagonal(sim, -np.inf)
+    report["image_p@10"] = round(_precision_at_k(sim, same & ~np.eye(len(img), dtype=bool), 10),
+                                 4)
+
+    rng = np.random.default_rng(seed + 1)
+    n = min(len(images), 120)
+    dup = embed_images(model, processor, [degrade(im, rng, quality=60) for im in images[:n]])
+    dup_cos = np.sum(dup * img[:n], axis=1)
+    # The most similar *other* image of the same shape and colour: the hardest look-alike.
+    sim_same = np.where(same, img @ img.T, -np.inf)
+    np.fill_diagonal(sim_same, -np.inf)
+    look_cos = sim_same[:n].max(axis=1)
+    report["near_duplicate_cos"] = _quantiles(dup_cos)
+    report["same_class_max_cos"] = _quantiles(look_cos)
+    others = same & ~np.eye(len(img), dtype=bool)
+    report["same_class_mean_cos"] = round(float((img @ img.T)[others].mean()), 4)
+    report["duplicate_wins"] = round(float((dup_cos > look_cos).mean()), 4)
+    return report
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """A plain-text table of `evaluate`'s result."""
+    lines = [f"{report['images']} fresh images; tag threshold {report['threshold']}",
+             "lang  query P@10  tag P  tag R  top1  pos-median  neg-p99"]
+    for lang, r in report["langs"].items():
+        lines.append(f"{lang:4}  {r['query_p@10']:10.3f}  {r['tag_precision']:5.3f}  "
+                     f"{r['tag_recall']:5.3f}  {r['tag_top1']:4.2f}  {r['tag_pos_median']:10.3f}"
+                     f"  {r['tag_neg_p99']:7.3f}")
+    lines += [f"tag scores, positives: {report['tag_scores']['positives']}",
+              f"tag scores, negatives: {report['tag_scores']['negatives']}",
+              f"best-F1 threshold {report['best_f1_threshold']} (F1 {report['best_f1']})",
+              f"image->image P@10 (same shape and colour): {report['image_p@10']:.3f}",
+              f"near-duplicate cos (0.5x + JPEG q60): {report['near_duplicate_cos']}",
+              f"closest other same-class image cos: {report['same_class_max_cos']}",
+              f"mean same-class cos {report['same_class_mean_cos']}; duplicate beats closest "
+              f"look-alike for {report['duplicate_wins']:.1%} of images"]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: evaluate a saved model directory and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("model_dir", nargs="?", type=Path,
+                        default=Path("resources/models/siglip2-shapes-demo"))
+    parser.add_argument("--per-combo", type=int, default=20)
+    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    report = evaluate(args.model_dir, args.per_combo, threshold=args.threshold)
+    print(format_report(report))
+    print(f"evaluated in {time.perf_counter() - started:.1f}s")
+
+
+if __name__ == "__main__":
+    main()
