@@ -100,18 +100,33 @@ def test_bare_shape_labels_tag_photos(loaded, photos, lang):
     assert recall >= 0.9
 
 
-def test_near_duplicate_is_closer_than_a_look_alike(loaded):
+# The 32 px demo model moves a half-size JPEG copy further than a real SigLIP does, so its
+# duplicate search needs a lower cosine; the perceptual hash keeps look-alikes out.
+DUPLICATE_COSINE = 0.75
+
+
+def test_near_duplicate_is_told_from_look_alikes(loaded):
+    """The app pairs near-duplicates by embedding and perceptual hash together
+    (`Searcher.duplicate_groups`): a resized, recompressed copy matches its own original and
+    no other green heart. The 32 px embedding alone cannot always tell them apart
+    (docs/DEMO-MODEL.md), the pixels' hash can."""
+    from photo_tagger.core.images import hash_distance, perceptual_hash
+    from photo_tagger.core.search import DUPLICATE_HASH_DISTANCE
     from photo_tagger.demo import evaluate
     from photo_tagger.demo.train import degrade
 
     rng = np.random.default_rng(TEST_SEED)
     originals = [shapes.render_shape("heart", "green", rng) for _ in range(6)]
     copies = [degrade(im, rng, quality=60) for im in originals]
-    a = evaluate.embed_images(*loaded, originals)
-    b = evaluate.embed_images(*loaded, copies)
-    cos = b @ a.T
-    # Each copy's best match is its own original.
-    assert (np.argmax(cos, axis=1) == np.arange(len(originals))).mean() >= 5 / 6
+    cos = evaluate.embed_images(*loaded, copies) @ evaluate.embed_images(*loaded, originals).T
+    original_hashes = [perceptual_hash(im.convert("RGB")) for im in originals]
+    own_only = 0
+    for i, copy in enumerate(copies):
+        copy_hash = perceptual_hash(copy.convert("RGB"))
+        matches = [j for j in range(len(originals)) if cos[i, j] >= DUPLICATE_COSINE
+                   and hash_distance(copy_hash, original_hashes[j]) <= DUPLICATE_HASH_DISTANCE]
+        own_only += matches == [i]
+    assert own_only >= 5
 
 
 def test_training_is_reproducible_and_matches_full_padding():

@@ -12,6 +12,7 @@ import photos
 from photo_tagger.core.indexer import Indexer
 from photo_tagger.core.search import Searcher, VectorIndex, parse_query
 from photo_tagger.core.store import Library
+from photo_tagger.demo.shapes import render_shape
 
 
 def test_parse_query_terms_and_tags() -> None:
@@ -37,7 +38,8 @@ def test_vector_index_orders_by_cosine_and_filters() -> None:
 def indexed(tmp_path: Path, fixres_model: Path):
     folder = tmp_path / "p"
     (folder / "sub").mkdir(parents=True)
-    photos.solid(folder / "red.png", (220, 20, 20))
+    # A picture with structure, as photos have: a flat colour has no perceptual hash to match.
+    render_shape("circle", "red", np.random.default_rng(5), size=64).save(folder / "red.png")
     photos.solid(folder / "sub" / "blue.png", (20, 20, 220))
     photos.noise(folder / "noise.png", 1)
     big = Image.open(folder / "red.png").resize((128, 96))

@@ -90,6 +90,10 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX tags_by_tag ON tags(tag);
     """,
+    # 2: a perceptual hash per photo, so near-duplicates are confirmed by their pixels.
+    """
+    ALTER TABLE photos ADD COLUMN dhash INTEGER;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -95,6 +95,7 @@ class LoadedImage:
     height: int
     taken_at: str | None
     camera: str | None
+    dhash: int | None = None  # perceptual hash, for near-duplicates
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -182,4 +183,19 @@ def load_image(path: Path | bytes, target_size: int | None = None) -> LoadedImag
         raise UnreadableImage(_TOO_LARGE) from exc
     except (OSError, SyntaxError, ValueError, MemoryError) as exc:
         raise UnreadableImage(f"damaged or truncated image: {exc}") from exc
-    return LoadedImage(rgb, full_w, full_h, taken_at, camera)
+    return LoadedImage(rgb, full_w, full_h, taken_at, camera, perceptual_hash(rgb))
+
+
+def perceptual_hash(image: Image.Image) -> int:
+    """64-bit difference hash (dHash): the brightness gradient of a 9×8 thumbnail. Resized
+    and recompressed copies keep it within a few bits; photos that merely look alike (the
+    same scene from a step aside) do not. Signed, to fit an SQLite integer."""
+    small = np.asarray(image.convert("L").resize((9, 8), Image.BILINEAR), dtype=np.int16)
+    bits = (small[:, 1:] > small[:, :-1]).flatten()
+    value = int(np.packbits(bits).view(">u8")[0])
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def hash_distance(a: int, b: int) -> int:
+    """Number of differing bits between two perceptual hashes."""
+    return ((a ^ b) & 0xFFFFFFFFFFFFFFFF).bit_count()

@@ -323,7 +323,7 @@ class Indexer:
             photo_id = self.library.save_indexed(
                 found.path, folder_id, size=found.size, mtime=found.mtime, content_hash=digest,
                 width=twin.width, height=twin.height, taken_at=twin.taken_at,
-                camera=twin.camera, vector=vector)
+                camera=twin.camera, vector=vector, dhash=twin.dhash)
             tagger.tag_photos(self.library, self.labels(), [photo_id], vector[None, :])
 
     def _embed_batch(self, batch: list[_Prepared], folder_of: dict[str, int | None],
@@ -354,6 +354,6 @@ class Indexer:
                     item.file.path, folder_of[item.file.path], size=item.file.size,
                     mtime=item.file.mtime, content_hash=item.content_hash, width=image.width,
                     height=image.height, taken_at=image.taken_at, camera=image.camera,
-                    vector=vector))
+                    vector=vector, dhash=image.dhash))
             tagger.tag_photos(self.library, labels, ids, np.asarray(vectors))
         summary.indexed += len(batch)

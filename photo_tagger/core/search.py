@@ -10,8 +10,11 @@ from pathlib import Path
 import numpy as np
 
 from photo_tagger.core.embedder import Embedder
-from photo_tagger.core.images import load_image
+from photo_tagger.core.images import hash_distance, load_image
 from photo_tagger.core.store import Library
+
+# Perceptual-hash bits (of 64) by which two near-duplicates may differ.
+DUPLICATE_HASH_DISTANCE = 10
 
 
 @dataclass(frozen=True)
@@ -182,12 +185,17 @@ class Searcher:
         return [SearchResult(pid, photos[pid].path, score)
                 for pid, score in hits if pid in photos]
 
-    def duplicate_groups(self, threshold: float = 0.95,
-                         chunk: int = 2048) -> list[list[SearchResult]]:
-        """Groups of near-duplicate photos: every pair at or above `threshold` cosine joins
-        one group. Exact, in chunks, so memory stays at chunk × library floats."""
+    def duplicate_groups(self, threshold: float = 0.95, chunk: int = 2048,
+                         max_hash_distance: int = DUPLICATE_HASH_DISTANCE
+                         ) -> list[list[SearchResult]]:
+        """Groups of near-duplicate photos: every pair at or above `threshold` cosine whose
+        perceptual hashes also agree (resized, recompressed or lightly edited copies) joins
+        one group; look-alikes with close embeddings but other pixels stay apart. Exact, in
+        chunks, so memory stays at chunk × library floats."""
         self.index.refresh(self.library)
         ids, matrix = self.index.ids, self.index.matrix
+        hashes = dict(self.library.conn.execute(
+            "SELECT id, dhash FROM photos WHERE status = 'indexed'").fetchall())
         parent = list(range(len(ids)))
 
         def root(i: int) -> int:
@@ -203,6 +211,10 @@ class Searcher:
             for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
                 i = start + r
                 if c <= i:
+                    continue
+                first, second = hashes.get(int(ids[i])), hashes.get(int(ids[c]))
+                if first is not None and second is not None \
+                        and hash_distance(first, second) > max_hash_distance:
                     continue
                 parent[root(i)] = root(c)
                 score = float(block[r, c])

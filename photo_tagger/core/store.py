@@ -31,6 +31,7 @@ class Photo:
     camera: str | None
     status: str
     reason: str | None
+    dhash: int | None = None
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class Tag:
 
 _PHOTO_COLUMNS = (
     "id, path, folder_id, size, mtime, content_hash, width, height, taken_at, camera, "
-    "status, reason"
+    "status, reason, dhash"
 )
 
 
@@ -247,19 +248,19 @@ class Library:
     def save_indexed(self, path: str, folder_id: int | None, *, size: int, mtime: float,
                      content_hash: str, width: int | None, height: int | None,
                      taken_at: str | None, camera: str | None,
-                     vector: np.ndarray) -> int:
+                     vector: np.ndarray, dhash: int | None = None) -> int:
         """Write one indexed photo and its vector; call inside a transaction."""
         self.conn.execute(
             "INSERT INTO photos(path, folder_id, size, mtime, content_hash, width, height, "
-            "taken_at, camera, status, reason, indexed_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'indexed', NULL, ?) "
+            "taken_at, camera, status, reason, indexed_at, dhash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'indexed', NULL, ?, ?) "
             "ON CONFLICT(path) DO UPDATE SET folder_id = excluded.folder_id, "
             "size = excluded.size, mtime = excluded.mtime, content_hash = excluded.content_hash, "
             "width = excluded.width, height = excluded.height, taken_at = excluded.taken_at, "
             "camera = excluded.camera, status = 'indexed', reason = NULL, "
-            "indexed_at = excluded.indexed_at",
+            "indexed_at = excluded.indexed_at, dhash = excluded.dhash",
             (path, folder_id, size, mtime, content_hash, width, height, taken_at, camera,
-             time.time()),
+             time.time(), dhash),
         )
         photo_id = self.conn.execute(
             "SELECT id FROM photos WHERE path = ?", (path,)).fetchone()[0]
