@@ -79,6 +79,7 @@ def main() -> None:
     parser.add_argument("--model", default="base-patch16-224")
     parser.add_argument("--photos", type=int, default=48)
     parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument("--fast", action="store_true", help="the opt-in int8 mode (@int8)")
     args = parser.parse_args()
 
     from photo_tagger.core.embedder import Embedder
@@ -90,7 +91,7 @@ def main() -> None:
     print(f"machine: {machine()}")
     peak = matmul_peak_gflops()
     print(f"matmul peak (fp32, torch): {peak:.0f} GFLOP/s")
-    embedder = Embedder.load(str(model_dir))
+    embedder = Embedder.load(str(model_dir) + ("@int8" if args.fast else ""))
     # End to end first, so the peak RSS is that of indexing (one model, no extra copies).
     rate, count = end_to_end(embedder, folder, 8)
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
