@@ -121,8 +121,9 @@ def _quantise_int8(model: Any) -> Any:
 
     with warnings.catch_warnings():  # torch points eager quantisation users to torchao
         warnings.simplefilter("ignore")
+        # In place: a quantised copy beside the fp32 model would double the peak memory.
         return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear},
-                                                      dtype=torch.qint8)
+                                                      dtype=torch.qint8, inplace=True)
 
 
 class Embedder:
