@@ -49,7 +49,8 @@ def main() -> None:
         total = time.perf_counter() - started
         print(f"{args.photos} photos × {args.labels} labels: scores+thresholds "
               f"{compute * 1000:.0f} ms ({len(rows)} tags); vectors from SQLite "
-              f"{load * 1000:.0f} ms; whole re-tag incl. DB write {total * 1000:.0f} ms "
+              f"{load * 1000:.0f} ms (once; then shared with search); whole re-tag incl. DB write "
+              f"{total * 1000:.0f} ms "
               f"({written} tags)")
         library.close()
 

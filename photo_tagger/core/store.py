@@ -70,6 +70,7 @@ class Library:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.conn: Any = connect(path)
+        self._vectors_cache: tuple[int, np.ndarray, np.ndarray] | None = None
 
     def close(self) -> None:
         self.conn.close()
@@ -372,6 +373,18 @@ class Library:
         dim = self.dimension
         if not dim or not self._has_vec_table():
             return np.zeros(0, dtype=np.int64), np.zeros((0, dim or 0), dtype=np.float32)
+        # Search and re-tagging share one copy until a vector changes (any process bumps
+        # the generation), so a label edit re-tags without reading 300 MB again.
+        generation = self.vectors_generation()
+        if self._vectors_cache is not None and self._vectors_cache[0] == generation:
+            return self._vectors_cache[1], self._vectors_cache[2]
+        ids, matrix = self._read_all_vectors(dim)
+        ids.setflags(write=False)
+        matrix.setflags(write=False)
+        self._vectors_cache = (generation, ids, matrix)
+        return ids, matrix
+
+    def _read_all_vectors(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
         try:
             ids, matrix = self._vectors_from_chunks(dim)
             if len(ids) == self.vector_count():
