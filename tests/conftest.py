@@ -41,6 +41,19 @@ def no_thread_leaks():
     pytest.fail(f"threads left running: {[t.name for t in leaked]}")
 
 
+@pytest.fixture
+def library():
+    """The library in the isolated home, without the default labels, so each test sees
+    only its own (modules that need another library define their own `library`)."""
+    from photo_tagger.core.store import Library
+    from photo_tagger.paths import home_dir, library_path
+
+    with Library(library_path(home_dir())) as lib:
+        with lib.transaction():
+            lib.set_meta("labels_seeded", "1")
+        yield lib
+
+
 @pytest.fixture(scope="session")
 def fixres_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tiny_models import build_fixres

@@ -16,19 +16,9 @@ from photo_tagger.core import tagger
 from photo_tagger.core.indexer import Indexer
 from photo_tagger.core.search import Searcher
 from photo_tagger.core.store import Label, Library
-from photo_tagger.paths import home_dir, library_path
 from photos import noise, solid
 
 PROMPT = "this is a photo of {}."
-
-
-@pytest.fixture
-def library() -> Library:
-    """A library without the default labels, so each test sees only its own."""
-    with Library(library_path(home_dir())) as lib:
-        with lib.transaction():
-            lib.set_meta("labels_seeded", "1")
-        yield lib
 
 
 def make_photos(folder: Path, count: int = 4) -> list[Path]:

@@ -9,13 +9,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from photo_tagger.core import labels as api
 from photo_tagger.core.indexer import Indexer
 from photo_tagger.core.store import Library
 from photo_tagger.core.xmp import export_xmp, merge_keywords, read_keywords, sidecar_path
-from photo_tagger.paths import home_dir, library_path
 from photos import solid
 
 EXIFTOOL = shutil.which("exiftool")
@@ -36,14 +33,6 @@ def subjects(sidecar: Path) -> list[str]:
 
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-@pytest.fixture
-def library() -> Library:
-    with Library(library_path(home_dir())) as lib:
-        with lib.transaction():
-            lib.set_meta("labels_seeded", "1")
-        yield lib
 
 
 def test_new_sidecar_beside_the_photo(library: Library, fixres_model: Path,
