@@ -75,6 +75,8 @@ def child(mode: str, home: str, model: str, folder: str | None) -> None:
         if done["search"] and (mode != "responsiveness" or done["indexed"]):
             break
         time.sleep(0.001)
+    if mode == "responsiveness":
+        timer.stop()  # closing waits for the thumbnail threads on purpose: not a stall
     window.close()
     QApplication.processEvents()
     print(json.dumps({"marks": marks, "gaps_ms": gaps, "load_gaps_ms": load_gaps}))

@@ -176,31 +176,6 @@ def test_ctrl_f_focuses_the_search_box(qtbot, window) -> None:
     qtbot.waitUntil(lambda: window.search.hasFocus() or window.focusWidget() is window.search)
 
 
-def test_the_grid_only_asks_for_visible_thumbnails(qtbot, isolated_home: Path) -> None:
-    from photo_tagger.gui.thumbnails import ThumbnailLoader
-    from photo_tagger.gui.widgets import PhotoGrid
-
-    loader = ThumbnailLoader(isolated_home / "thumbs")
-    model = PhotoListModel(loader)
-    grid = PhotoGrid(thumb_size=120)
-    qtbot.addWidget(grid)
-    grid.setModel(model)
-    grid.resize(800, 600)
-    grid.show()
-    try:
-        model.set_results([SearchResult(i, f"/nowhere/{i:06d}.jpg", 0.0)
-                           for i in range(100_000)])
-        qtbot.waitExposed(grid)
-        qtbot.waitUntil(lambda: len(loader._pending) + len(loader._broken) > 0)
-        asked = len(loader._pending) + len(loader._broken)
-        assert asked < 200  # a screenful, not 100k
-        grid.scrollToBottom()
-        qtbot.waitUntil(lambda: loader.is_broken("/nowhere/099999.jpg", 320), timeout=10_000)
-        assert len(loader._pending) + len(loader._broken) < 400
-    finally:
-        loader.shutdown()
-
-
 def test_status_bar_shows_rate_and_time_left(window) -> None:
     from photo_tagger.core.indexer import IndexProgress
 

@@ -19,6 +19,7 @@ from photo_tagger.config import BATCH_SIZE, DECODE_AHEAD, READ_AHEAD_MAX_BYTES
 from photo_tagger.core import tagger
 from photo_tagger.core.embedder import Embedder
 from photo_tagger.core.images import LoadedImage, UnreadableImage, content_hash, load_image
+from photo_tagger.core.responsiveness import lower_thread_priority
 from photo_tagger.core.scanner import FoundFile, walk_images
 from photo_tagger.core.store import Library, Photo
 
@@ -250,8 +251,10 @@ class Indexer:
         files = iter([found for found, _ in todo])
         reads: deque[Future[tuple[FoundFile, bytes | OSError | None]]] = deque()
         ahead = max(DECODE_AHEAD, 2 * self.batch_size)
-        with ThreadPoolExecutor(1, thread_name_prefix="read") as reader, \
-                ThreadPoolExecutor(self.decode_workers, thread_name_prefix="decode") as decoders:
+        with ThreadPoolExecutor(1, thread_name_prefix="read",
+                                initializer=lower_thread_priority) as reader, \
+                ThreadPoolExecutor(self.decode_workers, thread_name_prefix="decode",
+                                   initializer=lower_thread_priority) as decoders:
 
             def refill() -> None:
                 while len(reads) < ahead and (found := next(files, None)) is not None:

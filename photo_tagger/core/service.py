@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from photo_tagger.config import DEFAULT_MODEL
 from photo_tagger.core.embedder import Embedder, ModelUnavailable
 from photo_tagger.core.indexer import Indexer, IndexProgress, IndexSummary
+from photo_tagger.core.responsiveness import collector_paused, lower_thread_priority
 from photo_tagger.core.scanner import walk_images
 from photo_tagger.core.search import Searcher, SearchResult, parse_query
 from photo_tagger.core.store import Library
@@ -218,6 +219,7 @@ class IndexingService:
             self._cond.notify_all()
 
     def _main(self) -> None:
+        lower_thread_priority()  # the model's compute threads, started from here, inherit it
         try:
             self.library = Library(library_path(self.home))
             self.model_id = self.requested_model or self.library.model_id or DEFAULT_MODEL
@@ -354,7 +356,8 @@ class IndexingService:
         assert self.indexer is not None and self.searcher is not None
         self._set_state("loading-model")
         try:
-            embedder = self.indexer.embedder
+            with collector_paused():
+                embedder = self.indexer.embedder
         except ModelUnavailable as exc:
             self.model_error = str(exc)
             log.error("The model cannot be loaded: %s", exc)

@@ -32,7 +32,9 @@ class PhotoListModel(QAbstractListModel):
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._rows: list[SearchResult] = []
-        self._row_of: dict[str, int] = {}
+        # Rows whose thumbnail was asked for, to find them when it arrives. Only painted rows
+        # land here, so replacing 500k rows costs no index of all of them on the GUI thread.
+        self._asked: dict[str, int] = {}
         self.loader = loader
         if loader is not None:
             loader.ready.connect(self._thumbnail_ready)
@@ -42,8 +44,8 @@ class PhotoListModel(QAbstractListModel):
         self.beginResetModel()
         if self.loader is not None:
             self.loader.drop_queued()
-        self._rows = list(rows)
-        self._row_of = {r.path: i for i, r in enumerate(self._rows)}
+        self._rows = rows if isinstance(rows, list) else list(rows)
+        self._asked = {}
         self.endResetModel()
 
     def result(self, row: int) -> SearchResult:
@@ -53,7 +55,8 @@ class PhotoListModel(QAbstractListModel):
         return list(self._rows)
 
     def row_of_path(self, path: str) -> int | None:
-        return self._row_of.get(path)
+        """The row showing `path`; a scan, as it is needed once per search at most."""
+        return next((row for row, r in enumerate(self._rows) if r.path == path), None)
 
     def rowCount(self, parent: QModelIndex = _INVALID) -> int:  # noqa: N802 (Qt API)
         return 0 if parent.isValid() else len(self._rows)
@@ -67,7 +70,10 @@ class PhotoListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return row.path
         if role == Qt.ItemDataRole.DecorationRole:
-            return self.loader.pixmap(row.path) if self.loader is not None else None
+            if self.loader is None:
+                return None
+            self._asked[row.path] = index.row()
+            return self.loader.pixmap(row.path)
         if role == PhotoIdRole:
             return row.photo_id
         if role == PathRole:
@@ -83,8 +89,8 @@ class PhotoListModel(QAbstractListModel):
                 | Qt.ItemFlag.ItemIsDragEnabled | Qt.ItemFlag.ItemNeverHasChildren)
 
     def _thumbnail_ready(self, path: str) -> None:
-        row = self._row_of.get(path)
-        if row is not None:
+        row = self._asked.get(path)
+        if row is not None and row < len(self._rows) and self._rows[row].path == path:
             index = self.index(row, 0)
             self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
 

@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
 
 from photo_tagger.core.images import UnreadableImage, load_image
+from photo_tagger.core.responsiveness import lower_thread_priority
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class _ThumbnailTask(QRunnable):
         self.path, self.size, self.cache_dir, self.signals = path, size, cache_dir, signals
 
     def run(self) -> None:
+        lower_thread_priority()  # decoding must not slow the window it feeds
         try:
             image: QImage | None = render_thumbnail(self.path, self.size, self.cache_dir)
         except (UnreadableImage, OSError) as exc:

@@ -1,0 +1,91 @@
+"""Keeps the window's thread from waiting on background work. Three things froze it for
+50–400 ms on the 2-core machine, whichever thread caused them:
+
+- loading torch's native library inside `import torch` holds the GIL for 0.3–0.4 s;
+- full garbage collections over the ~500k objects that torch and transformers create hold
+  it for 50–180 ms each, several while the model loads;
+- the model, the decoders and the thumbnailers keep every core busy, and at equal priority
+  the GUI thread waits its turn behind them.
+
+Measured with `benchmarks/bench_gui.py`; docs/PERFORMANCE.md has the figures. No Qt here.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import importlib.util
+import logging
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+_TORCH_LIBRARY = {"linux": "libtorch_cpu.so", "darwin": "libtorch_cpu.dylib",
+                  "win32": "torch_cpu.dll"}
+_preloaded: list[ctypes.CDLL] = []
+BACKGROUND_NICENESS = 10  # kept referenced: the library stays loaded
+
+
+def torch_library_path() -> Path | None:
+    """Where torch's main native library is, found without importing torch."""
+    spec = importlib.util.find_spec("torch")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    name = _TORCH_LIBRARY.get(sys.platform, "libtorch_cpu.so")
+    path = Path(list(spec.submodule_search_locations)[0]) / "lib" / name
+    return path if path.exists() else None
+
+
+def preload_torch_library() -> bool:
+    """Load torch's native library now, before the window is shown, so that the service
+    thread's `import torch` later finds it loaded instead of freezing a visible window.
+    Only a head start: when it cannot be done, `import torch` loads the library as usual."""
+    if _preloaded or "torch" in sys.modules:
+        return True
+    path = torch_library_path()
+    if path is None:
+        return False
+    try:
+        _preloaded.append(ctypes.CDLL(str(path)))
+    except OSError as exc:  # e.g. a dependency found only once torch sets its search path
+        log.debug("torch's library was not preloaded: %s", exc)
+        return False
+    return True
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Run a model load without garbage collections, then freeze what it created.
+
+    Loading creates hundreds of thousands of long-lived objects; a full collection in the
+    middle re-scans all of them while holding the GIL. Afterwards `gc.freeze()` moves them
+    out of the collector's sight, so later full collections scan only new objects.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if was_enabled:
+            gc.enable()
+
+
+def lower_thread_priority() -> None:
+    """Give the calling thread a lower CPU priority than the window's (on Linux, where nice
+    is per thread). Threads it starts, such as torch's compute threads, inherit it. An
+    idle machine still gives background work every core; a busy one serves the user first."""
+    if not sys.platform.startswith("linux"):
+        return
+    thread = threading.get_native_id()
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, thread)
+        if current < BACKGROUND_NICENESS:
+            os.setpriority(os.PRIO_PROCESS, thread, BACKGROUND_NICENESS)
+    except OSError as exc:  # e.g. a sandbox that forbids it: only responsiveness is lost
+        log.debug("Thread priority unchanged: %s", exc)

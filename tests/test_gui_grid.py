@@ -1,0 +1,102 @@
+"""The photo grid's painting path: fitted thumbnails kept between repaints, thumbnails that
+arrive finding their row after the rows were replaced, and only visible rows asked for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import QSize, Qt  # noqa: E402
+from PySide6.QtGui import QColor, QPixmap  # noqa: E402
+
+from photo_tagger.core.search import SearchResult  # noqa: E402
+from photo_tagger.gui.models import PhotoListModel  # noqa: E402
+from photo_tagger.gui.thumbnails import ThumbnailLoader  # noqa: E402
+from photo_tagger.gui.widgets import FittedPixmaps, PhotoGrid  # noqa: E402
+from photos import solid  # noqa: E402
+
+
+def pixmap(width: int, height: int) -> QPixmap:
+    picture = QPixmap(width, height)
+    picture.fill(QColor(200, 40, 40))
+    return picture
+
+
+def shown_grid(qtbot, loader: ThumbnailLoader, width: int, height: int
+               ) -> tuple[PhotoGrid, PhotoListModel]:
+    model = PhotoListModel(loader)
+    grid = PhotoGrid(thumb_size=120)
+    qtbot.addWidget(grid)
+    grid.setModel(model)
+    grid.resize(width, height)
+    grid.show()
+    return grid, model
+
+
+def test_a_fitted_thumbnail_is_made_once_per_size(qapp) -> None:
+    fitted = FittedPixmaps()
+    source = pixmap(320, 240)
+    first = fitted.get(source, QSize(160, 160))
+    assert (first.width(), first.height()) == (160, 120)  # aspect kept
+    assert fitted.get(source, QSize(160, 160)).cacheKey() == first.cacheKey()
+    larger = fitted.get(source, QSize(240, 240))
+    assert (larger.width(), larger.height()) == (240, 180)
+    assert len(fitted) == 2
+
+
+def test_fitted_thumbnails_stay_within_their_byte_budget(qapp) -> None:
+    tile_bytes = 100 * 75 * 4
+    fitted = FittedPixmaps(max_bytes=10 * tile_bytes)
+    sources = [pixmap(400, 300) for _ in range(25)]
+    for source in sources:
+        fitted.get(source, QSize(100, 100))
+    assert len(fitted) == 10
+    # The most recent ones are those kept.
+    kept = fitted.get(sources[-1], QSize(100, 100))
+    assert len(fitted) == 10 and not kept.isNull()
+
+
+def test_a_thumbnail_finds_its_row_after_the_rows_were_replaced(qtbot, tmp_path: Path
+                                                                ) -> None:
+    photo = solid(tmp_path / "red.png", (220, 30, 30))
+    loader = ThumbnailLoader(tmp_path / "thumbs")
+    grid, model = shown_grid(qtbot, loader, 600, 400)
+    try:
+        changed_rows: list[int] = []
+        model.dataChanged.connect(lambda first, last, roles: changed_rows.append(first.row()))
+        model.set_results([SearchResult(1, "/nowhere/a.jpg", 0.0)])
+        model.set_results([SearchResult(9, "/nowhere/b.jpg", 0.0),
+                           SearchResult(2, str(photo), 0.0)])
+        grid.viewport().update()
+        # The broken file's row and the good one's each hear of their thumbnail.
+        qtbot.waitUntil(lambda: {0, 1} <= set(changed_rows), timeout=10_000)
+        assert isinstance(model.index(1, 0).data(Qt.ItemDataRole.DecorationRole), QPixmap)
+        assert loader.is_broken("/nowhere/b.jpg")
+        assert model.row_of_path(str(photo)) == 1
+        assert model.row_of_path("/nowhere/a.jpg") is None
+    finally:
+        loader.shutdown()
+
+
+def test_the_grid_only_asks_for_visible_thumbnails(qtbot, isolated_home: Path) -> None:
+    loader = ThumbnailLoader(isolated_home / "thumbs")
+    grid, model = shown_grid(qtbot, loader, 800, 600)
+    try:
+        model.set_results([SearchResult(i, f"/nowhere/{i:06d}.jpg", 0.0)
+                           for i in range(100_000)])
+        qtbot.waitExposed(grid)
+        qtbot.waitUntil(lambda: len(loader._pending) + len(loader._broken) > 0)
+        asked = len(loader._pending) + len(loader._broken)
+        assert asked < 200  # a screenful, not 100k
+        # The layout goes on in slices between events; the last row gets a place in time.
+        last = model.index(99_999, 0)
+        qtbot.waitUntil(lambda: grid.visualRect(last).isValid(), timeout=10_000)
+        grid.scrollToBottom()
+        qtbot.waitUntil(lambda: loader.is_broken("/nowhere/099999.jpg", 320), timeout=10_000)
+        assert len(loader._pending) + len(loader._broken) < 400
+    finally:
+        loader.shutdown()

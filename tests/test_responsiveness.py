@@ -1,0 +1,74 @@
+"""Keeping pauses off the window's thread: the collector paused and frozen around a model
+load, background threads at a lower priority, torch's library loaded before the window."""
+
+from __future__ import annotations
+
+import gc
+import os
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from photo_tagger.core.responsiveness import (
+    BACKGROUND_NICENESS,
+    collector_paused,
+    lower_thread_priority,
+    torch_library_path,
+)
+
+
+def test_collector_is_paused_inside_and_what_was_made_is_frozen_after() -> None:
+    frozen_before = gc.get_freeze_count()
+    try:
+        with collector_paused():
+            assert not gc.isenabled()
+            made = [[index] for index in range(1000)]
+        assert gc.isenabled()
+        assert gc.get_freeze_count() >= frozen_before + len(made)
+    finally:
+        gc.unfreeze()
+
+
+def test_collector_stays_off_after_if_it_was_off_before() -> None:
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+        gc.unfreeze()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="nice is per thread on Linux")
+def test_lower_thread_priority_affects_only_the_calling_thread() -> None:
+    seen: dict[str, int] = {}
+
+    def background() -> None:
+        lower_thread_priority()
+        seen["background"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    worker = threading.Thread(target=background)
+    worker.start()
+    worker.join()
+    assert seen["background"] >= BACKGROUND_NICENESS
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < BACKGROUND_NICENESS
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/maps")
+def test_torch_library_is_loaded_without_importing_torch() -> None:
+    assert torch_library_path() is not None
+    script = (
+        "import sys\n"
+        "from photo_tagger.core.responsiveness import preload_torch_library, "
+        "torch_library_path\n"
+        "assert preload_torch_library()\n"
+        "assert 'torch' not in sys.modules\n"
+        "maps = open('/proc/self/maps').read()\n"
+        "assert str(torch_library_path()) in maps, 'library not mapped'\n"
+        "import torch\n"
+        "assert float(torch.ones(2).sum()) == 2.0\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
