@@ -12,8 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.bench_search import fill_library
-from benchmarks.common import machine
+from benchmarks.common import fill_library, machine
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from sqlite_vec import serialize_float32
 
-from benchmarks.common import build_model, machine, percentile
+from benchmarks.common import build_model, fill_library, machine, percentile
 
 QUERIES = ["kids playing in the snow", "a dog on the beach", "sunset over mountains",
            "birthday cake with candles", "red car", "people at a wedding", "a cat sleeping",
@@ -23,26 +23,6 @@ QUERIES = ["kids playing in the snow", "a dog on the beach", "sunset over mounta
            "screenshot of a phone", "group photo", "forest path", "food on a plate",
            "an airplane in the sky", "a horse in a field", "christmas tree", "selfie",
            "a painting in a museum"]
-
-
-def fill_library(library, count: int, dim: int, rng: np.random.Generator) -> None:
-    """`count` indexed photos with random unit vectors, written the way the indexer does."""
-    library.set_model("benchmark", dim)
-    folder = library.add_folder(Path("/bench"))
-    with library.transaction():
-        for start in range(0, count, 5000):
-            n = min(5000, count - start)
-            vectors = rng.normal(size=(n, dim)).astype(np.float32)
-            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-            library.conn.executemany(
-                "INSERT INTO photos(id, path, folder_id, size, mtime, content_hash, status) "
-                "VALUES (?, ?, ?, 1, 1, ?, 'indexed')",
-                [(start + i + 1, f"/bench/{start + i:07d}.jpg", folder.id, f"h{start + i}")
-                 for i in range(n)])
-            library.conn.executemany(
-                "INSERT INTO photo_vectors(photo_id, embedding) VALUES (?, ?)",
-                [(start + i + 1, serialize_float32(vectors[i])) for i in range(n)])
-        library._bump_generation()
 
 
 def main() -> None:

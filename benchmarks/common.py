@@ -79,6 +79,31 @@ def camera_jpegs(count: int) -> Path:
     return folder
 
 
+def fill_library(library, count: int, dim: int, rng: np.random.Generator, *,
+                 model_id: str = "benchmark", root: str = "/bench") -> None:
+    """`count` indexed photos with random unit vectors, written the way the indexer does,
+    in a folder `root` that is not on disk (the app keeps such photos, as for a drive that
+    is not plugged in)."""
+    from sqlite_vec import serialize_float32
+
+    library.set_model(model_id, dim)
+    folder = library.add_folder(Path(root))
+    with library.transaction():
+        for start in range(0, count, 5000):
+            n = min(5000, count - start)
+            vectors = rng.normal(size=(n, dim)).astype(np.float32)
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            library.conn.executemany(
+                "INSERT INTO photos(id, path, folder_id, size, mtime, content_hash, status) "
+                "VALUES (?, ?, ?, 1, 1, ?, 'indexed')",
+                [(start + i + 1, f"{root}/{start + i:07d}.jpg", folder.id, f"h{start + i}")
+                 for i in range(n)])
+            library.conn.executemany(
+                "INSERT INTO photo_vectors(photo_id, embedding) VALUES (?, ?)",
+                [(start + i + 1, serialize_float32(vectors[i])) for i in range(n)])
+        library._bump_generation()
+
+
 def machine() -> str:
     cpu = "unknown CPU"
     try:

@@ -72,3 +72,18 @@ def test_torch_library_is_loaded_without_importing_torch() -> None:
         "assert float(torch.ones(2).sum()) == 2.0\n"
     )
     subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+
+
+def test_gil_switch_interval_is_shortened_but_never_lengthened() -> None:
+    from photo_tagger.core.responsiveness import GUI_SWITCH_INTERVAL_S, hand_over_the_gil_sooner
+
+    original = sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(0.005)
+        hand_over_the_gil_sooner()
+        assert sys.getswitchinterval() <= GUI_SWITCH_INTERVAL_S * 1.01
+        sys.setswitchinterval(0.0001)
+        hand_over_the_gil_sooner()
+        assert sys.getswitchinterval() < GUI_SWITCH_INTERVAL_S
+    finally:
+        sys.setswitchinterval(original)

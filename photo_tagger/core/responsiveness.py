@@ -5,7 +5,9 @@
 - full garbage collections over the ~500k objects that torch and transformers create hold
   it for 50–180 ms each, several while the model loads;
 - the model, the decoders and the thumbnailers keep every core busy, and at equal priority
-  the GUI thread waits its turn behind them.
+  the GUI thread waits its turn behind them;
+- each call from Qt into Python (a paint, a model's data) needs the GIL; a background thread
+  running Python keeps it for the switch interval, 5 ms by default, per call.
 
 Measured with `benchmarks/bench_gui.py`; docs/PERFORMANCE.md has the figures. No Qt here.
 """
@@ -28,7 +30,8 @@ log = logging.getLogger(__name__)
 _TORCH_LIBRARY = {"linux": "libtorch_cpu.so", "darwin": "libtorch_cpu.dylib",
                   "win32": "torch_cpu.dll"}
 _preloaded: list[ctypes.CDLL] = []
-BACKGROUND_NICENESS = 10  # kept referenced: the library stays loaded
+BACKGROUND_NICENESS = 10
+GUI_SWITCH_INTERVAL_S = 0.0005  # kept referenced: the library stays loaded
 
 
 def torch_library_path() -> Path | None:
@@ -89,3 +92,11 @@ def lower_thread_priority() -> None:
             os.setpriority(os.PRIO_PROCESS, thread, BACKGROUND_NICENESS)
     except OSError as exc:  # e.g. a sandbox that forbids it: only responsiveness is lost
         log.debug("Thread priority unchanged: %s", exc)
+
+
+def hand_over_the_gil_sooner() -> None:
+    """Shorten the interval after which a thread running Python yields the GIL to one that
+    waits. The window calls into Python hundreds of times a frame; at 5 ms a wait, a model
+    loading beside it turned a repaint into seconds. Threads in C code (torch, Pillow,
+    SQLite) release the GIL anyway, so background work loses almost nothing."""
+    sys.setswitchinterval(min(sys.getswitchinterval(), GUI_SWITCH_INTERVAL_S))

@@ -13,7 +13,7 @@ from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from photo_tagger.config import requested_model
-from photo_tagger.core.responsiveness import preload_torch_library
+from photo_tagger.core.responsiveness import hand_over_the_gil_sooner, preload_torch_library
 from photo_tagger.gui.bridge import ServiceBridge
 from photo_tagger.gui.icons import app_icon
 from photo_tagger.gui.main_window import MainWindow
@@ -47,6 +47,7 @@ def create_main_window(home: Path, model_id: str | None, **service_options: obje
     `window.close()` (or `window.shutdown()`) stops the service and every thread."""
     ensure_application()
     preload_torch_library()  # its 0.4 s pause happens before the window shows, not after
+    hand_over_the_gil_sooner()
     home = Path(home)
     home.mkdir(parents=True, exist_ok=True)
     settings = window_settings(home)

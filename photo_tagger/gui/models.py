@@ -7,7 +7,14 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex, QObject, Qt
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QStringListModel,
+    Qt,
+)
 from PySide6.QtGui import QPixmap
 
 from photo_tagger.core.labels import LabelInfo
@@ -24,9 +31,16 @@ KeyRole = Qt.ItemDataRole.UserRole + 5
 _INVALID = QModelIndex()
 
 
-class PhotoListModel(QAbstractListModel):
+class PhotoListModel(QStringListModel):
     """Rows of photos (search results or a folder listing); thumbnails come from the loader
-    as they are painted, so only visible rows cost anything."""
+    as they are painted, so only visible rows cost anything.
+
+    Built on QStringListModel so that the row count and indexes are answered in C++: the
+    view's layout asks for them once or twice per row, and each Python answer needs the
+    GIL, which a busy background thread holds for up to the switch interval. With a Python
+    `rowCount`, laying out 100k rows took over a minute while the model loaded. The string
+    list holds one empty string per row; the rows themselves stay in `_rows`.
+    """
 
     def __init__(self, loader: ThumbnailLoader | None = None,
                  parent: QObject | None = None) -> None:
@@ -46,6 +60,7 @@ class PhotoListModel(QAbstractListModel):
             self.loader.drop_queued()
         self._rows = rows if isinstance(rows, list) else list(rows)
         self._asked = {}
+        self.setStringList([""] * len(self._rows))
         self.endResetModel()
 
     def result(self, row: int) -> SearchResult:
@@ -57,9 +72,6 @@ class PhotoListModel(QAbstractListModel):
     def row_of_path(self, path: str) -> int | None:
         """The row showing `path`; a scan, as it is needed once per search at most."""
         return next((row for row, r in enumerate(self._rows) if r.path == path), None)
-
-    def rowCount(self, parent: QModelIndex = _INVALID) -> int:  # noqa: N802 (Qt API)
-        return 0 if parent.isValid() else len(self._rows)
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
