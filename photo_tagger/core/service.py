@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from photo_tagger.config import DEFAULT_MODEL
 from photo_tagger.core.embedder import Embedder, ModelUnavailable
 from photo_tagger.core.indexer import Indexer, IndexProgress, IndexSummary
+from photo_tagger.core.reader import VectorPrefetch
 from photo_tagger.core.responsiveness import collector_paused, lower_thread_priority
 from photo_tagger.core.scanner import walk_images
 from photo_tagger.core.search import Searcher, SearchResult, parse_query
@@ -355,10 +356,13 @@ class IndexingService:
     def _load_model(self) -> None:
         assert self.indexer is not None and self.searcher is not None
         self._set_state("loading-model")
+        assert self.library is not None
+        prefetch = VectorPrefetch(self.library.path)
         try:
             with collector_paused():
                 embedder = self.indexer.embedder
         except ModelUnavailable as exc:
+            prefetch.hand_to(self.library)  # similar-photo search needs no model
             self.model_error = str(exc)
             log.error("The model cannot be loaded: %s", exc)
             self._emit("model-failed", str(exc))
@@ -371,6 +375,7 @@ class IndexingService:
             self.indexer._load_embedder = unavailable
             return
         self.model_error = None
+        prefetch.hand_to(self.library)
         self.searcher.embedder = embedder
         log.info("Model ready: %s", embedder.model_id)
         self._emit("model-ready", embedder.model_id)

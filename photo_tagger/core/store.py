@@ -384,6 +384,23 @@ class Library:
         self._vectors_cache = (generation, ids, matrix)
         return ids, matrix
 
+    def shareable_vectors(self) -> tuple[int, np.ndarray, np.ndarray]:
+        """(generation, ids, vectors) read in one snapshot, for another connection to adopt."""
+        self.conn.execute("BEGIN")
+        try:
+            ids, matrix = self.all_vectors()
+            generation = self._vectors_cache[0] if self._vectors_cache else -1
+        finally:
+            self.conn.execute("COMMIT")
+        return generation, ids, matrix
+
+    def adopt_vectors(self, generation: int, ids: np.ndarray, matrix: np.ndarray) -> bool:
+        """Take vectors another connection read, if no vector changed since."""
+        if generation != self.vectors_generation():
+            return False
+        self._vectors_cache = (generation, ids, matrix)
+        return True
+
     def _read_all_vectors(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
         try:
             ids, matrix = self._vectors_from_chunks(dim)

@@ -12,7 +12,9 @@ from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from photo_tagger.core.embedder import Embedder
 from photo_tagger.core.indexer import IndexProgress
+from photo_tagger.core.reader import LibraryReader
 from photo_tagger.core.service import IndexingService, ServiceEvent
+from photo_tagger.paths import library_path
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ class ServiceBridge(QObject):
         self.model_error: str | None = None
         self.service = IndexingService(home, model_id, on_event=self._event.emit,
                                        load_embedder=self._load_model, **service_options)
+        self.reader = LibraryReader(library_path(home))
 
     # -- the service thread's side ------------------------------------------------------
     def _load_model(self, model_id: str) -> Embedder:
@@ -98,7 +101,13 @@ class ServiceBridge(QObject):
         self.service.start()
 
     def stop(self, timeout: float = 5.0) -> None:
+        self.reader.close()
         self.service.stop(timeout)
+
+    def read(self, fn: Callable[..., Any], callback: GuiCallback) -> None:
+        """Run `fn(library)` on the reading thread (no model, no wait for the indexer);
+        `callback` runs on this one."""
+        self.reader.submit(fn, self._on_gui(callback))
 
     def submit(self, fn: Callable[..., Any], callback: GuiCallback | None = None, *,
                priority: bool = True) -> None:

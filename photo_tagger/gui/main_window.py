@@ -461,13 +461,10 @@ class MainWindow(QMainWindow):
                                folder=folder, tags=[tag] if tag else None)
             return
 
-        def browse(library: Library, indexer: object) -> list[SearchResult]:
+        def browse(library: Library) -> list[SearchResult]:
             return [SearchResult(i, p, 1.0) for i, p in library.indexed_photos(folder)]
 
-        if not self._service_ready():
-            self._show_results(request, browse(self.reader, None), None)
-            return
-        self.bridge.submit(browse, lambda r, e: self._show_results(request, r, e))
+        self.bridge.read(browse, lambda r, e: self._show_results(request, r, e))
 
     def _show_results(self, request: int, results: list[SearchResult] | None,
                       error: BaseException | None) -> None:
@@ -534,19 +531,12 @@ class MainWindow(QMainWindow):
             f"<p>Library: {self.home}</p>"))
 
     # -- sidebar ------------------------------------------------------------------------
-    def _service_ready(self) -> bool:
-        # Until the model is loaded the service thread answers nothing; read here meanwhile.
-        return self.bridge.state not in ("stopped", "loading-model")
-
     def refresh_sidebar(self) -> None:
-        """Folder and tag counts: counted on the service thread once it runs (they are
-        GROUP BYs over the whole library), on the window's reader before that."""
-        if not self._service_ready():
-            self._show_sidebar(sidebar_snapshot(self.reader))
-            return
-        self.bridge.submit(lambda library, _indexer: sidebar_snapshot(library),
-                           lambda snapshot, error: self._show_sidebar(snapshot)
-                           if error is None and not self._closed else None)
+        """Folder and tag counts, counted on the reading thread: they are GROUP BYs over
+        the whole library, too slow for this thread, and need no model."""
+        self.bridge.read(sidebar_snapshot,
+                         lambda snapshot, error: self._show_sidebar(snapshot)
+                         if error is None and not self._closed else None)
 
     def _show_sidebar(self, snapshot: tuple[Any, ...]) -> None:
         folders, folder_counts, counts, tag_counts = snapshot
