@@ -100,3 +100,19 @@ def test_the_grid_only_asks_for_visible_thumbnails(qtbot, isolated_home: Path) -
         assert len(loader._pending) + len(loader._broken) < 400
     finally:
         loader.shutdown()
+
+
+def test_a_row_far_down_is_brought_into_view_once_the_layout_reaches_it(qtbot, tmp_path: Path
+                                                                        ) -> None:
+    loader = ThumbnailLoader(tmp_path / "thumbs")
+    grid, model = shown_grid(qtbot, loader, 800, 600)
+    try:
+        model.set_results([SearchResult(i, f"/nowhere/{i:06d}.jpg", 0.0)
+                           for i in range(100_000)])
+        target = model.index(60_000, 0)
+        assert not grid.visualRect(target).isValid()  # not laid out yet
+        grid.bring_into_view(60_000, grid.ScrollHint.PositionAtTop)
+        qtbot.waitUntil(lambda: grid.first_visible_path() == "/nowhere/060000.jpg",
+                        timeout=10_000)
+    finally:
+        loader.shutdown()

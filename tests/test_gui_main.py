@@ -212,3 +212,31 @@ def test_model_download_progress_is_shown(window) -> None:
     assert window.banner.isVisible() and window.banner.progress.isVisible()
     assert "50 of 200 MB" in window.banner.message.text()
     assert not window.banner.choose_button.isVisible()
+
+
+def test_a_refresh_while_indexing_keeps_the_users_place(qtbot, window, tmp_path: Path
+                                                        ) -> None:
+    window.add_folder(make_photos(tmp_path / "photos"))
+    qtbot.waitUntil(lambda: window.photos.rowCount() == 3, timeout=WAIT)
+    window._refresh_timer.timeout.disconnect()  # the real listing must not replace ours
+    window._request += 1  # what follows stands in for listings of a big library
+    grid = window.grid
+
+    def in_top_line(path: str) -> bool:
+        row = window.photos.row_of_path(path)
+        top = grid.visualRect(window.photos.index(row, 0)).top() if row is not None else -1
+        return 0 <= top < grid.gridSize().height()
+
+    rows = [SearchResult(i + 1, f"/nowhere/{i:06d}.jpg", 1.0) for i in range(20_000)]
+    window._show_results(window._request, rows, None)
+    grid.bring_into_view(12_000, grid.ScrollHint.PositionAtTop)
+    qtbot.waitUntil(lambda: grid.first_visible_path() == "/nowhere/012000.jpg")
+    # New photos arrive above: the refreshed listing has them first.
+    refreshed = [SearchResult(-i, f"/nowhere/new{i}.jpg", 1.0) for i in range(50)] + rows
+    window._refresh_request = window._request
+    window._show_results(window._request, refreshed, None)
+    qtbot.waitUntil(lambda: in_top_line("/nowhere/012000.jpg"))
+    # A new search, by contrast, starts at the top.
+    window._request += 1
+    window._show_results(window._request, rows, None)
+    qtbot.waitUntil(lambda: grid.first_visible_path() == "/nowhere/000000.jpg")

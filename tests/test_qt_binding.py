@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import sys
 
+import pytest
 from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt
 from PySide6.QtGui import QPainter, QPixmap
+
+pytestmark = pytest.mark.skipif(
+    sys.version_info >= (3, 12), reason="None is immortal from Python 3.12: the fault is harmless")
 
 CALLS = 300  # few enough that a faulty binding fails the test rather than aborting
 

@@ -4,6 +4,7 @@ window's thread while SQLite reads 100k rows. WAL lets them run beside the write
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -32,7 +33,8 @@ class LibraryReader:
         """Run `fn(library)` on the reading thread, then `done(result, error)` there too."""
         if self._closing.is_set():
             return
-        self._pool.submit(self._run, fn, done)
+        with contextlib.suppress(RuntimeError):  # closed meanwhile from another thread
+            self._pool.submit(self._run, fn, done)
 
     def _run(self, fn: Callable[[Library], Any], done: ReadCallback) -> None:
         if self._closing.is_set():

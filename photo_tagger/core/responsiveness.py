@@ -67,8 +67,15 @@ def collector_paused() -> Iterator[None]:
 
     Loading creates hundreds of thousands of long-lived objects; a full collection in the
     middle re-scans all of them while holding the GIL. Afterwards `gc.freeze()` moves them
-    out of the collector's sight, so later full collections scan only new objects.
+    out of the collector's sight, so later full collections scan only new objects. The next
+    load (a model switch) unfreezes them first, so a replaced model can be freed.
     """
+    if gc.get_freeze_count():
+        # A model loaded before is being replaced: hand what was frozen with it back to the
+        # collector, or the old model, held in reference cycles, would stay for good. One
+        # full collection, on a model switch only.
+        gc.unfreeze()
+        gc.collect()
     was_enabled = gc.isenabled()
     gc.disable()
     try:

@@ -357,12 +357,13 @@ class IndexingService:
         assert self.indexer is not None and self.searcher is not None
         self._set_state("loading-model")
         assert self.library is not None
-        prefetch = VectorPrefetch(self.library.path)
+        # The vectors are read beside the load, unless the load is about to drop them.
+        same_model = self.library.model_id == self.indexer.model_id
+        prefetch = VectorPrefetch(self.library.path) if same_model else None
         try:
             with collector_paused():
                 embedder = self.indexer.embedder
         except ModelUnavailable as exc:
-            prefetch.hand_to(self.library)  # similar-photo search needs no model
             self.model_error = str(exc)
             log.error("The model cannot be loaded: %s", exc)
             self._emit("model-failed", str(exc))
@@ -374,8 +375,10 @@ class IndexingService:
 
             self.indexer._load_embedder = unavailable
             return
+        finally:
+            if prefetch is not None:  # also after a failed load: similar photos need no model
+                prefetch.hand_to(self.library)
         self.model_error = None
-        prefetch.hand_to(self.library)
         self.searcher.embedder = embedder
         log.info("Model ready: %s", embedder.model_id)
         self._emit("model-ready", embedder.model_id)

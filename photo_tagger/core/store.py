@@ -386,12 +386,15 @@ class Library:
 
     def shareable_vectors(self) -> tuple[int, np.ndarray, np.ndarray]:
         """(generation, ids, vectors) read in one snapshot, for another connection to adopt."""
-        self.conn.execute("BEGIN")
+        own_transaction = not self.conn.in_transaction
+        if own_transaction:
+            self.conn.execute("BEGIN")
         try:
             ids, matrix = self.all_vectors()
             generation = self._vectors_cache[0] if self._vectors_cache else -1
         finally:
-            self.conn.execute("COMMIT")
+            if own_transaction:
+                self.conn.execute("COMMIT")
         return generation, ids, matrix
 
     def adopt_vectors(self, generation: int, ids: np.ndarray, matrix: np.ndarray) -> bool:
@@ -414,7 +417,7 @@ class Library:
         return ids, matrix.reshape(len(rows), dim).copy()
 
     def _vectors_from_chunks(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
-        id_parts, vector_parts = [], []
+        chunks = []
         for chunk_id, size, validity, rowids in self.conn.execute(
             "SELECT chunk_id, size, validity, rowids FROM photo_vectors_chunks ORDER BY chunk_id"
         ):
@@ -425,11 +428,19 @@ class Library:
                                   bitorder="little")[:size].astype(bool)
             chunk_ids = np.frombuffer(rowids, dtype=np.int64)[:size]
             chunk_vectors = np.frombuffer(vectors, dtype=np.float32).reshape(size, dim)
-            id_parts.append(chunk_ids[valid])
-            vector_parts.append(chunk_vectors[valid])
-        if not id_parts:
-            return np.zeros(0, dtype=np.int64), np.zeros((0, dim), dtype=np.float32)
-        return np.concatenate(id_parts), np.concatenate(vector_parts)
+            chunks.append((chunk_ids[valid], chunk_vectors, valid))
+        # Filled chunk by chunk rather than concatenated: one 300 MB copy held the GIL, and
+        # so the window, for 60 ms while this ran beside it during the model load.
+        total = sum(len(ids) for ids, _, _ in chunks)
+        all_ids = np.empty(total, dtype=np.int64)
+        matrix = np.empty((total, dim), dtype=np.float32)
+        position = 0
+        for ids, chunk_vectors, valid in chunks:
+            end = position + len(ids)
+            all_ids[position:end] = ids
+            np.compress(valid, chunk_vectors, axis=0, out=matrix[position:end])
+            position = end
+        return all_ids, matrix
 
     def vector_count(self) -> int:
         if not self._has_vec_table():

@@ -197,6 +197,8 @@ class MainWindow(QMainWindow):
         self.reader = Library(library_path(home))  # small reads only; writes go to the service
         self._closed = False
         self._request = 0  # drops answers to searches replaced since
+        self._refresh_request = -1  # the listing asked for by a refresh, which keeps its place
+        self._pending_count = 0  # from the last sidebar counts: no GROUP BY on this thread
         self._similar_to: int | Path | None = None
         self._progress_seen = 0.0
         self.setWindowTitle("Photo Tagger")
@@ -474,11 +476,19 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Search failed: {error}", 8000)
             results = []
         current = self.grid.currentIndex().data(PathRole)
+        # A refresh while indexing keeps the user's place; a new search starts at the top.
+        anchor = self.grid.first_visible_path() if request == self._refresh_request else None
         self.photos.set_results(results or [])
-        if current is not None:
-            row = self.photos.row_of_path(current)
-            if row is not None:
-                self.grid.setCurrentIndex(self.photos.index(row, 0))
+        current_row = self.photos.row_of_path(current) if current is not None else None
+        if current_row is not None:
+            self.grid.setCurrentIndex(self.photos.index(current_row, 0))
+        anchor_row = self.photos.row_of_path(anchor) if anchor is not None else None
+        if anchor_row is not None:
+            self.grid.bring_into_view(anchor_row, QAbstractItemView.ScrollHint.PositionAtTop)
+        elif current_row is not None:
+            self.grid.bring_into_view(current_row)
+        else:
+            self.grid.bring_into_view(0, QAbstractItemView.ScrollHint.PositionAtTop)
         self._update_context(len(results or []))
 
     def _update_context(self, count: int) -> None:
@@ -497,7 +507,7 @@ class MainWindow(QMainWindow):
             text = f"No photos match “{query}”."
             if self.bridge.model_error:
                 text += "\nText search needs the model (see the message above)."
-        elif self.reader.status_counts().get("pending"):
+        elif self._pending_count:
             text = "Photos are being indexed; they appear here as they are ready."
         else:
             text = "No photos here yet."
@@ -547,6 +557,9 @@ class MainWindow(QMainWindow):
                                sorted(tag_counts.items(), key=lambda kv: (-kv[1], kv[0]))])
         self._reselect(self.folder_view, self.folders, folder, default_first=True)
         self._reselect(self.tag_view, self.tags, tag)
+        self._pending_count = counts["pending"]
+        if not self.photos.rowCount():
+            self._update_context(0)  # the empty grid's message depends on pending photos
         pending = f" · {counts['pending']:,} waiting" if counts["pending"] else ""
         skipped = f" · {counts['skipped']:,} skipped" if counts["skipped"] else ""
         self.count_label.setText(f"{counts['indexed']:,} photos{pending}{skipped}")
@@ -572,6 +585,7 @@ class MainWindow(QMainWindow):
         # A typed query keeps its results while indexing; a listing follows the library.
         if not self.search.text().strip() and self._similar_to is None:
             self.run_query()
+            self._refresh_request = self._request
         else:
             self._update_context(self.photos.rowCount())
 

@@ -55,13 +55,21 @@ class PhotoListModel(QStringListModel):
             loader.failed.connect(self._thumbnail_ready)
 
     def set_results(self, rows: Sequence[SearchResult]) -> None:
-        self.beginResetModel()
         if self.loader is not None:
             self.loader.drop_queued()
-        self._rows = rows if isinstance(rows, list) else list(rows)
+        self._rows = list(rows)
         self._asked = {}
-        self.setStringList([""] * len(self._rows))
-        self.endResetModel()
+        self.setStringList([""] * len(self._rows))  # resets the model, as one reset
+
+    def insertRows(self, row: int, count: int, parent: QModelIndex = _INVALID) -> bool:  # noqa: N802
+        return False  # rows come only from set_results, so `_rows` and the list agree
+
+    def removeRows(self, row: int, count: int, parent: QModelIndex = _INVALID) -> bool:  # noqa: N802
+        return False
+
+    def setData(self, index: QModelIndex, value: object,  # noqa: N802
+                role: int = Qt.ItemDataRole.EditRole) -> bool:
+        return False
 
     def result(self, row: int) -> SearchResult:
         return self._rows[row]

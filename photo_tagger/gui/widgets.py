@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPoint, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QDragEnterEvent,
@@ -202,6 +202,43 @@ class PhotoGrid(QListView):
         self.delegate = PhotoDelegate(self, thumb_size)
         self.setItemDelegate(self.delegate)
         self.set_thumb_size(thumb_size)
+        self._target: tuple[int, QAbstractItemView.ScrollHint] | None = None
+        self._target_tries = 0
+        self._target_timer = QTimer(self)
+        self._target_timer.setSingleShot(True)
+        self._target_timer.setInterval(30)
+        self._target_timer.timeout.connect(self._place_target)
+
+    def first_visible_path(self) -> str | None:
+        """The photo in the top-left tile: what the user is looking at."""
+        index = self.indexAt(QPoint(self.spacing() + 8, self.spacing() + 8))
+        return str(index.data(PathRole)) if index.isValid() else None
+
+    def bring_into_view(self, row: int, hint: QAbstractItemView.ScrollHint =
+                        QAbstractItemView.ScrollHint.EnsureVisible) -> None:
+        """Scroll to `row` once the batched layout has placed it: right after new rows, only
+        the first batch has positions, and scrolling to a later row would do nothing."""
+        self._target = (row, hint)
+        self._target_tries = 0
+        self._place_target()
+
+    def _place_target(self) -> None:
+        if self._target is None or self.model() is None:
+            return
+        row, hint = self._target
+        index = self.model().index(row, 0)
+        if not index.isValid():
+            self._target = None
+            return
+        if self.visualRect(index).isValid():
+            # Placed, but the scroll range may still end short of it: check it got there.
+            self.scrollTo(index, hint)
+            if self.viewport().rect().intersects(self.visualRect(index)):
+                self._target = None
+                return
+        if self._target_tries < 300:  # ~10 s of layout, far more than 500k rows need
+            self._target_tries += 1
+            self._target_timer.start()
 
     def set_thumb_size(self, size: int) -> None:
         self.delegate.thumb_size = size
