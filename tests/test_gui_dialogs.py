@@ -74,6 +74,11 @@ def test_viewer_shows_details_and_edits_tags(qtbot, indexed) -> None:
     qtbot.keyClick(viewer.new_tag, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: "Urlaub 2024" in viewer.chips.tags(), timeout=WAIT)
     qtbot.waitUntil(lambda: tag_count(win, "Urlaub 2024") == 1, timeout=WAIT)
+    # The tag completers offer it from the sidebar's counts, read off the GUI thread.
+    qtbot.waitUntil(lambda: "Urlaub 2024" in win.known_tags, timeout=WAIT)
+    win.open_viewer(index)
+    offered = win.viewer.new_tag.completer().model()
+    assert "Urlaub 2024" in [offered.index(r, 0).data() for r in range(offered.rowCount())]
     viewer.remove_tag("Urlaub 2024")
     qtbot.waitUntil(lambda: "Urlaub 2024" not in viewer.chips.tags(), timeout=WAIT)
     qtbot.waitUntil(lambda: tag_count(win, "Urlaub 2024") is None, timeout=WAIT)

@@ -199,6 +199,7 @@ class MainWindow(QMainWindow):
         self._request = 0  # drops answers to searches replaced since
         self._refresh_request = -1  # the listing asked for by a refresh, which keeps its place
         self._pending_count = 0  # from the last sidebar counts: no GROUP BY on this thread
+        self.known_tags: list[str] = []  # likewise, for the tag completers
         self._similar_to: int | Path | None = None
         self._progress_seen = 0.0
         self.setWindowTitle("Photo Tagger")
@@ -558,6 +559,7 @@ class MainWindow(QMainWindow):
         self._reselect(self.folder_view, self.folders, folder, default_first=True)
         self._reselect(self.tag_view, self.tags, tag)
         self._pending_count = counts["pending"]
+        self.known_tags = sorted(tag_counts)
         if not self.photos.rowCount():
             self._update_context(0)  # the empty grid's message depends on pending photos
         pending = f" · {counts['pending']:,} waiting" if counts["pending"] else ""
@@ -727,8 +729,8 @@ class MainWindow(QMainWindow):
         return menu
 
     def ask_add_tag(self, paths: list[str]) -> None:
-        known = sorted(self.reader.tag_counts())
-        tag, ok = QInputDialog.getItem(self, "Add tag", "Tag (any language):", known, 0, True)
+        tag, ok = QInputDialog.getItem(self, "Add tag", "Tag (any language):", self.known_tags,
+                                       0, True)
         if ok and tag.strip():
             self.set_tag(paths, tag.strip(), True)
 

@@ -104,7 +104,7 @@ class PhotoViewer(QDialog):
         self.chips.remove_requested.connect(self.remove_tag)
         self.new_tag = QLineEdit(panel)
         self.new_tag.setPlaceholderText("Add a tag and press Enter")
-        completer = QCompleter(sorted(window.reader.tag_counts()), self.new_tag)
+        completer = QCompleter(window.known_tags, self.new_tag)
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.new_tag.setCompleter(completer)
         self.new_tag.returnPressed.connect(self.add_tag)
