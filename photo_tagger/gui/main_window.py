@@ -64,6 +64,8 @@ log = logging.getLogger(__name__)
 SEARCH_LIMIT = 1000
 SEARCH_DEBOUNCE_MS = 300
 REFRESH_DEBOUNCE_MS = 700
+# While indexing, a big listing refreshes less often: each refresh rebuilds every row.
+REFRESH_MS_PER_1000_ROWS = 20
 DEFAULT_THUMB = 180
 
 STATE_TEXT = {
@@ -384,7 +386,7 @@ class MainWindow(QMainWindow):
         self.grid.customContextMenuRequested.connect(self._photo_menu)
         self.bridge.state_changed.connect(self._state_changed)
         self.bridge.progress.connect(self._progress)
-        self.bridge.library_changed.connect(self._refresh_timer.start)
+        self.bridge.library_changed.connect(self._library_changed)
         self.bridge.model_ready.connect(self._model_ready)
         self.bridge.model_failed.connect(self.banner.show_failure)
         self.bridge.download_progress.connect(self.banner.show_download)
@@ -578,6 +580,13 @@ class MainWindow(QMainWindow):
             view.selectionModel().blockSignals(True)
             view.setCurrentIndex(model.index(row, 0))
             view.selectionModel().blockSignals(False)
+
+    def _library_changed(self) -> None:
+        if not self._refresh_timer.isActive():
+            rows = self.photos.rowCount()
+            self._refresh_timer.setInterval(
+                REFRESH_DEBOUNCE_MS + REFRESH_MS_PER_1000_ROWS * rows // 1000)
+        self._refresh_timer.start()
 
     def _refresh_after_change(self) -> None:
         if self._closed:
