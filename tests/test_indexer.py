@@ -168,3 +168,33 @@ def test_every_broken_file_is_skipped_and_the_rest_indexed(
     assert summary.indexed == 6
     stored = dict(library.skipped())
     assert stored[str(folder / "bomb.png")].startswith("image too large")
+
+
+def test_known_hashes_are_read_once_per_indexer_and_a_stale_one_still_gets_indexed(
+        library: Library, fixres_model: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "p"
+    folder.mkdir()
+    first = photos.solid(folder / "a.png", (200, 0, 0))
+    indexer = Indexer(library, str(fixres_model), CountingLoader(fixres_model))
+    indexer.index_folders([folder])
+    statements: list[str] = []
+    library.conn.set_trace_callback(statements.append)
+    try:
+        # A watcher batch: a copy is recognised from the hashes kept since the first run.
+        copy = folder / "a-copy.png"
+        copy.write_bytes(first.read_bytes())
+        summary = indexer.index_files([str(copy)])
+        assert (summary.reused, summary.indexed) == (1, 0)
+        assert not [s for s in statements if "SELECT content_hash FROM photos" in s]
+        # Both photos removed behind the indexer's back: its hash is stale now.
+        with library.transaction():
+            library.remove_photos([str(first), str(copy)])
+        again = folder / "a-again.png"
+        again.write_bytes(first.read_bytes())
+        summary = indexer.index_files([str(again)])
+    finally:
+        library.conn.set_trace_callback(None)
+    assert (summary.indexed, summary.reused) == (1, 0)
+    row = library.photo_by_path(str(again))
+    assert row is not None and row.status == "indexed"
+    assert library.vector(row.id) is not None

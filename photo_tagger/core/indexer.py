@@ -66,6 +66,39 @@ class _Prepared:
 EmbedderLoader = Callable[[str], Embedder]
 
 
+class KnownHashes:
+    """Content hashes of the indexed photos, so decode threads can skip moved and copied
+    files without the database. Read once per indexer, then kept up to date with what it
+    indexes: before, every watcher batch re-read them all (a full-table read at 500k
+    photos). Held as sorted 64-bit prefixes, 8 bytes a photo. A stale entry (a photo deleted
+    since) or a prefix collision only sends the file back to be decoded and embedded."""
+
+    def __init__(self, library: Library) -> None:
+        prefixes = np.fromiter(
+            (int(row[0][:16], 16) for row in library.conn.execute(
+                "SELECT content_hash FROM photos WHERE status = 'indexed' "
+                "AND content_hash IS NOT NULL")), dtype=np.uint64)
+        prefixes.sort()
+        self._sorted = prefixes
+        self._added: set[int] = set()
+
+    @staticmethod
+    def _prefix(digest: str) -> int:
+        return int(digest[:16], 16)
+
+    def __contains__(self, digest: object) -> bool:
+        if not isinstance(digest, str):
+            return False
+        prefix = self._prefix(digest)
+        if prefix in self._added:
+            return True
+        position = int(np.searchsorted(self._sorted, np.uint64(prefix)))
+        return position < len(self._sorted) and int(self._sorted[position]) == prefix
+
+    def add(self, digest: str) -> None:
+        self._added.add(self._prefix(digest))
+
+
 class Indexer:
     """Indexes files into one library with one model. Runs on the thread that owns the
     library's write connection; decoding runs on helper threads ahead of the model."""
@@ -92,6 +125,7 @@ class Indexer:
         self.on_event = on_event or (lambda event: None)
         self.stop = stop or threading.Event()
         self.between_batches = between_batches or (lambda: None)
+        self._known_hashes: KnownHashes | None = None  # read on the first run that needs it
         tagger.seed_default_labels(library)
 
     @property
@@ -106,6 +140,7 @@ class Indexer:
         self._embedder = embedder
         self.library.set_model(embedder.model_id, embedder.dim)
         self._labels = None
+        self._known_hashes = None  # a new model may have dropped every vector
 
     def labels(self) -> tagger.LabelMatrix:
         """The label matrix, rebuilt when the labels changed (from the GUI, or from a CLI in
@@ -202,17 +237,17 @@ class Indexer:
                  summary: IndexSummary) -> None:
         if not todo:
             return
-        known_hashes = {r[0] for r in self.library.conn.execute(
-            "SELECT content_hash FROM photos WHERE status = 'indexed' "
-            "AND content_hash IS NOT NULL")}
         with self.library.transaction():
             for found, folder_id in todo:
                 self.library.mark_pending(found.path, folder_id)
+        embedder = self.embedder  # before the hashes: attaching a model forgets them
+        if self._known_hashes is None:
+            self._known_hashes = KnownHashes(self.library)
+        known_hashes = self._known_hashes
         gone_by_hash: dict[str, list[Photo]] = {}
         for row in gone.values():
             if row.content_hash and row.status == "indexed":
                 gone_by_hash.setdefault(row.content_hash, []).append(row)
-        embedder = self.embedder
         folder_of = {found.path: folder_id for found, folder_id in todo}
 
         def read(found: FoundFile) -> tuple[FoundFile, bytes | OSError | None]:
@@ -224,7 +259,8 @@ class Indexer:
             except OSError as exc:
                 return found, exc
 
-        def prepare(read_result: tuple[FoundFile, bytes | OSError | None]) -> _Prepared:
+        def prepare(read_result: tuple[FoundFile, bytes | OSError | None],
+                    reuse_known: bool = True) -> _Prepared:
             # Runs on a decode thread: no database access here.
             found, data = read_result
             item = _Prepared(found)
@@ -233,7 +269,7 @@ class Indexer:
                     raise data
                 source = Path(found.path) if data is None else data
                 item.content_hash = content_hash(source)
-                if item.content_hash in known_hashes:
+                if reuse_known and item.content_hash in known_hashes:
                     return item  # moved or copied: the stored vector will be reused
                 item.image = load_image(source, embedder.image_size)
                 item.pixels = embedder.preprocess([item.image.image])
@@ -270,15 +306,18 @@ class Indexer:
                 for item in decoders.map(prepare, chunk):
                     done += 1
                     folder_id = folder_of[item.file.path]
+                    if item.error is None and item.pixels is None \
+                            and not self._reuse(item, folder_id, gone_by_hash, summary):
+                        # Its twin is gone after all (deleted since the hashes were read):
+                        # decode it here, rare enough not to need the pool.
+                        item = prepare((item.file, None), reuse_known=False)
                     if item.error is not None:
                         with self.library.transaction():
                             self.library.save_skipped(item.file.path, folder_id,
                                                       size=item.file.size,
                                                       mtime=item.file.mtime, reason=item.error)
                         summary.skipped.append((item.file.path, item.error))
-                    elif item.pixels is None:
-                        self._reuse(item, folder_id, gone_by_hash, summary)
-                    else:
+                    elif item.pixels is not None:
                         batch.append(item)
                 if batch:
                     self._embed_batch(batch, folder_of, summary)
@@ -292,8 +331,9 @@ class Indexer:
                     return
 
     def _reuse(self, item: _Prepared, folder_id: int | None,
-               gone_by_hash: dict[str, list[Photo]], summary: IndexSummary) -> None:
-        """A file whose content is already indexed: a move, an unchanged touch, or a copy."""
+               gone_by_hash: dict[str, list[Photo]], summary: IndexSummary) -> bool:
+        """A file whose content is already indexed: a move, an unchanged touch, or a copy.
+        False when no indexed photo has that content after all: the caller embeds it."""
         found, digest = item.file, item.content_hash
         assert digest is not None
         same_path = self.library.photo_by_path(found.path)
@@ -304,30 +344,32 @@ class Indexer:
                 # Touched, not changed: keep everything, remember the new mtime.
                 self.library.mark_indexed(same_path.id, size=found.size, mtime=found.mtime)
                 summary.unchanged += 1
-                return
+                return True
             if candidates:
                 source = candidates.pop(0)
                 self.library.move_photo(source.id, found.path, folder_id,
                                         size=found.size, mtime=found.mtime)
                 summary.moved += 1
-                return
+                return True
             twin = self.library.indexed_photo_with_hash(digest)
             if twin is not None and twin.path != found.path and not os.path.exists(twin.path):
                 # Its old path is gone: a move the scan of another folder did not see.
                 self.library.move_photo(twin.id, found.path, folder_id,
                                         size=found.size, mtime=found.mtime)
                 summary.moved += 1
-                return
+                return True
             vector = self.library.vector(twin.id) if twin is not None else None
             if twin is None or vector is None:
-                # The twin vanished meanwhile: embed after all, on the next run.
-                return
+                return False
             summary.reused += 1
             photo_id = self.library.save_indexed(
                 found.path, folder_id, size=found.size, mtime=found.mtime, content_hash=digest,
                 width=twin.width, height=twin.height, taken_at=twin.taken_at,
                 camera=twin.camera, vector=vector, dhash=twin.dhash)
             tagger.tag_photos(self.library, self.labels(), [photo_id], vector[None, :])
+        if self._known_hashes is not None:
+            self._known_hashes.add(digest)
+        return True
 
     def _embed_batch(self, batch: list[_Prepared], folder_of: dict[str, int | None],
                      summary: IndexSummary) -> None:
@@ -359,4 +401,7 @@ class Indexer:
                     height=image.height, taken_at=image.taken_at, camera=image.camera,
                     vector=vector, dhash=image.dhash))
             tagger.tag_photos(self.library, labels, ids, np.asarray(vectors))
+        if self._known_hashes is not None:
+            for item in batch:
+                self._known_hashes.add(item.content_hash)  # type: ignore[arg-type]
         summary.indexed += len(batch)
