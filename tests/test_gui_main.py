@@ -240,3 +240,13 @@ def test_a_refresh_while_indexing_keeps_the_users_place(qtbot, window, tmp_path:
     window._request += 1
     window._show_results(window._request, rows, None)
     qtbot.waitUntil(lambda: grid.first_visible_path() == "/nowhere/000000.jpg")
+
+
+def test_changes_streaming_in_while_indexing_still_refresh_the_grid(qtbot, window) -> None:
+    before = window._refresh_request
+    refreshed_while_streaming = []
+    for _ in range(20):  # a change every 100 ms for 2 s, like a long indexing run
+        window.bridge.library_changed.emit()
+        qtbot.wait(100)
+        refreshed_while_streaming.append(window._refresh_request != before)
+    assert any(refreshed_while_streaming)

@@ -582,10 +582,13 @@ class MainWindow(QMainWindow):
             view.selectionModel().blockSignals(False)
 
     def _library_changed(self) -> None:
-        if not self._refresh_timer.isActive():
-            rows = self.photos.rowCount()
-            self._refresh_timer.setInterval(
-                REFRESH_DEBOUNCE_MS + REFRESH_MS_PER_1000_ROWS * rows // 1000)
+        """Refresh a while after the first change, not after the last: while indexing,
+        changes keep coming, and a timer restarted by each would never fire."""
+        if self._refresh_timer.isActive():
+            return
+        rows = self.photos.rowCount()
+        self._refresh_timer.setInterval(
+            REFRESH_DEBOUNCE_MS + REFRESH_MS_PER_1000_ROWS * rows // 1000)
         self._refresh_timer.start()
 
     def _refresh_after_change(self) -> None:
