@@ -64,7 +64,9 @@ TXT
 
 installed_kb=$(du -sk "$stage" | cut -f1)
 # The bundle needs at least the C library it was built against.
-glibc=$(ldd --version | head -1 | grep -o '[0-9]\+\.[0-9]\+$')
+# (getconf, not `ldd --version | head -1`: head closing the pipe early killed ldd with
+# SIGPIPE under load, and pipefail failed the build.)
+glibc=$(getconf GNU_LIBC_VERSION | cut -d' ' -f2)
 sed -e "s/@VERSION@/$VERSION/" -e "s/@ARCH@/$ARCH/" -e "s/@INSTALLED_SIZE@/$installed_kb/" \
     -e "s/@GLIBC@/$glibc/" \
     packaging/linux/control.in > "$stage/DEBIAN/control"
