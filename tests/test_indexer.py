@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from pathlib import Path
@@ -198,3 +199,49 @@ def test_known_hashes_are_read_once_per_indexer_and_a_stale_one_still_gets_index
     row = library.photo_by_path(str(again))
     assert row is not None and row.status == "indexed"
     assert library.vector(row.id) is not None
+
+
+def test_a_touched_file_keeps_its_vector_with_a_new_indexer(
+        library: Library, fixres_model: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "p"
+    folder.mkdir()
+    path = photos.solid(folder / "a.png", (200, 0, 0))
+    Indexer(library, str(fixres_model)).index_folders([folder])
+    os.utime(path, (1_700_000_000, 1_700_000_000))  # a restore or an rsync: content the same
+    loader = CountingLoader(fixres_model)
+    summary = Indexer(library, str(fixres_model), loader).index_folders([folder])
+    assert (summary.unchanged, summary.indexed, loader.embedded) == (1, 0, 0)
+    assert library.photo_by_path(str(path)).status == "indexed"
+
+
+def test_a_photo_indexed_by_another_process_and_then_moved_keeps_its_row(
+        library: Library, fixres_model: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "p"
+    folder.mkdir()
+    photos.solid(folder / "a.png", (200, 0, 0))
+    loader = CountingLoader(fixres_model)
+    app = Indexer(library, str(fixres_model), loader)
+    app.index_folders([folder])  # the app's indexer has read the known hashes
+    with Library(library.path) as other:  # e.g. `photo-tagger index` meanwhile
+        photos.solid(folder / "b.png", (0, 0, 200))
+        Indexer(other, str(fixres_model)).index_folders([folder])
+    before = library.photo_by_path(str(folder / "b.png"))
+    os.rename(folder / "b.png", folder / "c.png")
+    summary = app.index_folders([folder])
+    assert (summary.moved, summary.indexed, loader.embedded) == (1, 0, 1)
+    assert library.photo_by_path(str(folder / "c.png")).id == before.id
+
+
+def test_known_hashes_stay_compact_as_photos_are_added(library: Library) -> None:
+    from photo_tagger.core.indexer import KnownHashes
+
+    known = KnownHashes(library)
+    def digest_of(index: int) -> str:
+        return hashlib.blake2b(str(index).encode(), digest_size=20).hexdigest()
+
+    digests = [digest_of(index) for index in range(KnownHashes.MERGE_EVERY + 100)]
+    for digest in digests:
+        known.add(digest)
+    assert len(known._added) < KnownHashes.MERGE_EVERY  # merged into the sorted array
+    assert all(digest in known for digest in digests)
+    assert digest_of(-1) not in known

@@ -73,6 +73,8 @@ class KnownHashes:
     photos). Held as sorted 64-bit prefixes, 8 bytes a photo. A stale entry (a photo deleted
     since) or a prefix collision only sends the file back to be decoded and embedded."""
 
+    MERGE_EVERY = 4096
+
     def __init__(self, library: Library) -> None:
         prefixes = np.fromiter(
             (int(row[0][:16], 16) for row in library.conn.execute(
@@ -87,16 +89,23 @@ class KnownHashes:
         return int(digest[:16], 16)
 
     def __contains__(self, digest: object) -> bool:
+        # Runs on decode threads while `add` runs on the indexer's: `add` publishes a merged
+        # array before it clears the set, so checking the set first never misses an entry.
         if not isinstance(digest, str):
             return False
         prefix = self._prefix(digest)
         if prefix in self._added:
             return True
-        position = int(np.searchsorted(self._sorted, np.uint64(prefix)))
-        return position < len(self._sorted) and int(self._sorted[position]) == prefix
+        known = self._sorted
+        position = int(np.searchsorted(known, np.uint64(prefix)))
+        return position < len(known) and int(known[position]) == prefix
 
     def add(self, digest: str) -> None:
         self._added.add(self._prefix(digest))
+        if len(self._added) >= self.MERGE_EVERY:  # keep it at 8 bytes a photo
+            self._sorted = np.union1d(self._sorted,
+                                      np.fromiter(self._added, dtype=np.uint64))
+            self._added = set()
 
 
 class Indexer:
@@ -138,9 +147,9 @@ class Indexer:
 
     def attach_embedder(self, embedder: Embedder) -> None:
         self._embedder = embedder
-        self.library.set_model(embedder.model_id, embedder.dim)
+        if self.library.set_model(embedder.model_id, embedder.dim):
+            self._known_hashes = None  # a new model dropped every vector
         self._labels = None
-        self._known_hashes = None  # a new model may have dropped every vector
 
     def labels(self) -> tagger.LabelMatrix:
         """The label matrix, rebuilt when the labels changed (from the GUI, or from a CLI in
@@ -237,11 +246,15 @@ class Indexer:
                  summary: IndexSummary) -> None:
         if not todo:
             return
+        # Read before marking: a touched file's own row is about to turn pending, and its
+        # hash must still count as known (its vector is kept, nothing re-embedded).
+        if self._known_hashes is None:
+            self._known_hashes = KnownHashes(self.library)
         with self.library.transaction():
             for found, folder_id in todo:
                 self.library.mark_pending(found.path, folder_id)
-        embedder = self.embedder  # before the hashes: attaching a model forgets them
-        if self._known_hashes is None:
+        embedder = self.embedder  # after marking: a model that fails leaves them pending
+        if self._known_hashes is None:  # the load switched models and dropped every vector
             self._known_hashes = KnownHashes(self.library)
         known_hashes = self._known_hashes
         gone_by_hash: dict[str, list[Photo]] = {}
@@ -269,7 +282,9 @@ class Indexer:
                     raise data
                 source = Path(found.path) if data is None else data
                 item.content_hash = content_hash(source)
-                if reuse_known and item.content_hash in known_hashes:
+                # Also the rows gone from this scan: another process may have indexed them.
+                if reuse_known and (item.content_hash in known_hashes
+                                    or item.content_hash in gone_by_hash):
                     return item  # moved or copied: the stored vector will be reused
                 item.image = load_image(source, embedder.image_size)
                 item.pixels = embedder.preprocess([item.image.image])
