@@ -77,7 +77,7 @@ class KnownHashes:
 
     def __init__(self, library: Library) -> None:
         prefixes = np.fromiter(
-            (int(row[0][:16], 16) for row in library.conn.execute(
+            (self._prefix(row[0]) for row in library.conn.execute(
                 "SELECT content_hash FROM photos WHERE status = 'indexed' "
                 "AND content_hash IS NOT NULL")), dtype=np.uint64)
         prefixes.sort()

@@ -482,10 +482,11 @@ class MainWindow(QMainWindow):
         # A refresh while indexing keeps the user's place; a new search starts at the top.
         anchor = self.grid.first_visible_path() if request == self._refresh_request else None
         self.photos.set_results(results or [])
-        current_row = self.photos.row_of_path(current) if current is not None else None
+        rows = self.photos.rows_of_paths([current, anchor])
+        current_row = rows.get(current) if current is not None else None
         if current_row is not None:
             self.grid.setCurrentIndex(self.photos.index(current_row, 0))
-        anchor_row = self.photos.row_of_path(anchor) if anchor is not None else None
+        anchor_row = rows.get(anchor) if anchor is not None else None
         if anchor_row is not None:
             self.grid.bring_into_view(anchor_row, QAbstractItemView.ScrollHint.PositionAtTop)
         elif current_row is not None:

@@ -4,7 +4,7 @@ labels table and the duplicate groups. Thin adapters; no queries of their own.""
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import (
@@ -78,8 +78,19 @@ class PhotoListModel(QStringListModel):
         return list(self._rows)
 
     def row_of_path(self, path: str) -> int | None:
-        """The row showing `path`; a scan, as it is needed once per search at most."""
-        return next((row for row, r in enumerate(self._rows) if r.path == path), None)
+        return self.rows_of_paths([path]).get(path)
+
+    def rows_of_paths(self, paths: Iterable[str | None]) -> dict[str, int]:
+        """The rows showing `paths`, found in one scan: needed once per listing at most, so
+        no index of every row is kept."""
+        wanted = {path for path in paths if path is not None}
+        found: dict[str, int] = {}
+        for row, result in enumerate(self._rows):
+            if len(found) == len(wanted):
+                break
+            if result.path in wanted:
+                found.setdefault(result.path, row)
+        return found
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
