@@ -10,8 +10,8 @@ PY="$VENV/bin/python"
 APP=photo-tagger
 COMPRESS=${DEB_COMPRESS:-zstd}  # xz is ~20% smaller but takes ~9 minutes here
 
-[ -x "$PY" ] || make venv VENV="$VENV"
-"$PY" -c "import PyInstaller" 2>/dev/null || "$VENV/bin/pip" install --quiet "pyinstaller>=6.10"
+# The venv from the lock (PyInstaller included); a no-op when it is up to date.
+make --no-print-directory venv VENV="$VENV"
 VERSION=$("$PY" -c "import photo_tagger; print(photo_tagger.__version__)")
 ARCH=$(dpkg --print-architecture)
 
@@ -20,6 +20,9 @@ start=$SECONDS
 "$VENV/bin/pyinstaller" --noconfirm --clean --log-level WARN \
     --distpath dist --workpath build/pyinstaller packaging/photo-tagger.spec
 echo "bundle built in $((SECONDS - start)) s: $(du -sh dist/$APP | cut -f1)"
+# Licence texts of everything bundled, beside the executable (/opt/photo-tagger/licenses).
+"$PY" packaging/notices.py "dist/$APP/licenses" >/dev/null
+cp LICENSE "dist/$APP/licenses/LICENSE"
 
 echo "== .deb"
 start=$SECONDS
@@ -56,11 +59,13 @@ if [ -f resources/icons/photo-tagger.svg ]; then
         "$stage/usr/share/icons/hicolor/scalable/apps/$APP.svg"
 fi
 
-cat > "$stage/usr/share/doc/$APP/copyright" <<'TXT'
-photo-tagger: Apache-2.0. The bundle under /opt/photo-tagger carries Python, Qt (LGPL-3.0),
-PyTorch (BSD-3-Clause), transformers (Apache-2.0), SQLite (public domain) and sqlite-vec
-(MIT/Apache-2.0); their licence files are inside the bundle.
-TXT
+{
+    echo "photo-tagger $VERSION: Apache-2.0 (/opt/$APP/licenses/LICENSE)."
+    echo "The bundle under /opt/$APP carries the third-party software below; each one's"
+    echo "licence files are in /opt/$APP/licenses/<name>/."
+    echo
+    cat "dist/$APP/licenses/THIRD-PARTY-NOTICES.txt"
+} > "$stage/usr/share/doc/$APP/copyright"
 
 installed_kb=$(du -sk "$stage" | cut -f1)
 # The bundle needs at least the C library it was built against.

@@ -26,6 +26,12 @@ trap 'apt-get purge -y -qq $APP >/dev/null 2>&1 || true' EXIT
 test -x /usr/bin/$APP
 test -f /usr/share/applications/$APP.desktop
 test -f /usr/share/icons/hicolor/256x256/apps/$APP.png
+# Third-party notices ship with the app: our licence, Qt's LGPL, and the big runtimes'.
+for notice in LICENSE THIRD-PARTY-NOTICES.txt PySide6_Essentials/LGPL-3.0.txt \
+        torch/licenses/LICENSE transformers/licenses/LICENSE sqlite-vec/LICENSE; do
+    test -f "/opt/$APP/licenses/$notice" || { echo "missing notice: $notice" >&2; exit 1; }
+done
+grep -q "^transformers " /usr/share/doc/$APP/copyright
 if command -v desktop-file-validate >/dev/null; then
     desktop-file-validate /usr/share/applications/$APP.desktop
 fi

@@ -99,7 +99,12 @@ def step_model(state: _State) -> str:
         state.notes.append("demo model not bundled: used a tiny random model")
     state.embedder = Embedder.load(state.model_id)
     name = DEMO_MODEL_NAME if state.model_id == DEMO_MODEL_NAME else "tiny model"
-    return f"{name}, {state.embedder.dim} dimensions, on {state.embedder.device}"
+    # The versions that loaded it: a bundle built from another lock shows here.
+    import torch
+    import transformers
+
+    return (f"{name}, {state.embedder.dim} dimensions, on {state.embedder.device} "
+            f"(transformers {transformers.__version__}, torch {torch.__version__})")
 
 
 def step_index(state: _State) -> str:

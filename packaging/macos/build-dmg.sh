@@ -18,7 +18,7 @@ if [ ! -x "$PY" ]; then
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install --quiet --upgrade pip
     "$VENV/bin/pip" install --quiet torch==2.13.0  # macOS wheels on PyPI are CPU/MPS only
-    "$VENV/bin/pip" install --quiet -e ".[dev,package]"
+    "$VENV/bin/pip" install --quiet --constraint packaging/requirements.lock -e ".[dev,package]"
 fi
 VERSION=$("$PY" -c "import photo_tagger; print(photo_tagger.__version__)")
 ARCH=$(uname -m)

@@ -12,7 +12,7 @@ if (-not (Test-Path $py)) {
     & $py -m pip install --quiet --upgrade pip
     # CPU-only torch: the CUDA build would add ~2 GB to the installer.
     & $py -m pip install --quiet torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
-    & $py -m pip install --quiet -e ".[dev,package]"
+    & $py -m pip install --quiet --constraint packaging/requirements.lock -e ".[dev,package]"
 }
 $version = & $py -c "import photo_tagger; print(photo_tagger.__version__)"
 
