@@ -105,6 +105,8 @@ def cmd_index(args: argparse.Namespace) -> int:
           f"skipped {len(summary.skipped)}.")
     for path, reason in summary.skipped:
         print(f"  skipped {path}: {reason}")
+    for place in summary.unreachable:
+        print(f"  cannot read {place.path} ({place.reason}): its photos are kept")
     return 0
 
 

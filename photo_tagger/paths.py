@@ -24,6 +24,13 @@ def home_dir(override: str | os.PathLike[str] | None = None) -> Path:
     return path
 
 
+def is_under(path: str, folder: str) -> bool:
+    """Is `path` the folder itself or inside it? Either separator counts, so a library
+    made on Windows answers the same; `/photos2` is not under `/photos`."""
+    prefix = folder.rstrip("/\\")
+    return path in (folder, prefix) or path.startswith((prefix + "/", prefix + "\\"))
+
+
 def library_path(home: Path) -> Path:
     return home / "library.db"
 

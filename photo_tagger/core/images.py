@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +68,12 @@ def sniff_format(head: bytes) -> str | None:
 def is_candidate(path: Path) -> bool:
     """Should the indexer look at this file? Image extensions always count (a broken one
     gets a skip reason); other files count when their content is an image."""
+    try:
+        # Only regular files: opening a FIFO (named pipe) blocks until a writer comes.
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
+    except OSError:
+        return False
     if path.suffix.lower() in IMAGE_EXTENSIONS:
         return True
     try:

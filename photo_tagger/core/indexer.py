@@ -20,8 +20,9 @@ from photo_tagger.core import tagger
 from photo_tagger.core.embedder import Embedder
 from photo_tagger.core.images import LoadedImage, UnreadableImage, content_hash, load_image
 from photo_tagger.core.responsiveness import lower_thread_priority
-from photo_tagger.core.scanner import FoundFile, walk_images
+from photo_tagger.core.scanner import FoundFile, Unreachable, walk_images
 from photo_tagger.core.store import Library, Photo
+from photo_tagger.paths import is_under
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class IndexSummary:
     reused: int = 0  # identical copies: vector taken from the twin, no model run
     removed: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    # Folders that could not be read this run; the photos known there were kept.
+    unreachable: list[Unreachable] = field(default_factory=list)
     cancelled: bool = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -50,6 +53,7 @@ class IndexSummary:
             "indexed": self.indexed, "unchanged": self.unchanged, "moved": self.moved,
             "reused": self.reused, "removed": self.removed,
             "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+            "unreachable": [{"path": u.path, "reason": u.reason} for u in self.unreachable],
             "cancelled": self.cancelled,
         }
 
@@ -177,7 +181,8 @@ class Indexer:
             folder = self.library.add_folder(Path(folder_path))
             known = self.library.photos_under(folder.path)
             seen: set[str] = set()
-            for found in walk_images(Path(folder.path)):
+            unreachable: list[Unreachable] = []
+            for found in walk_images(Path(folder.path), unreachable):
                 seen.add(found.path)
                 row = known.get(found.path)
                 if row and row.status != "pending" and row.size == found.size \
@@ -191,7 +196,11 @@ class Indexer:
                 if self.stop.is_set():
                     summary.cancelled = True
                     return summary
-            gone.update({path: row for path, row in known.items() if path not in seen})
+            # What could not be looked at is not gone: an unreadable or unmounted folder
+            # keeps its photos, vectors and hand-set tags until it can be read again.
+            gone.update({path: row for path, row in known.items() if path not in seen
+                         and not any(is_under(path, u.path) for u in unreachable)})
+            summary.unreachable += unreachable
         self._process(todo, gone, summary)
         if not summary.cancelled:
             with self.library.transaction():

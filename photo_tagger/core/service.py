@@ -438,6 +438,10 @@ class IndexingService:
                      " (cancelled)" if summary.cancelled else "")
         for path, reason in summary.skipped:
             log.info("Skipped %s: %s", path, reason)
+        for place in summary.unreachable:
+            log.warning("Cannot read %s (%s); its photos are kept.", place.path, place.reason)
+            self._emit("error", f"Cannot read {place.path} ({place.reason}); "
+                                "its photos are kept until it can be read again.")
 
     def _apply_change(self, change: Change) -> None:
         assert self.library is not None and self.indexer is not None

@@ -1,0 +1,166 @@
+"""A hostile file system loses nothing: unreadable or unmounted folders keep their photos
+and hand-set tags, and FIFOs never block the scan or the watcher."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import photos
+from photo_tagger.core.indexer import Indexer
+from photo_tagger.core.store import Library
+from photo_tagger.core.watcher import FolderWatcher, Ready
+from photo_tagger.paths import library_path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def as_normal_user(args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
+    """Run the CLI with file permissions enforced: root (CI) drops the capabilities that
+    let it read anything, as a normal user would be refused."""
+    env = dict(os.environ, PHOTO_TAGGER_HOME=str(home), HF_HUB_OFFLINE="1",
+               PYTHONPATH=str(REPO))
+    command = [sys.executable, "-m", "photo_tagger", *args]
+    if os.geteuid() == 0:
+        command = ["capsh", "--drop=cap_dac_override,cap_dac_read_search", "--",
+                   "-c", 'exec "$0" "$@"', *command]
+    return subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+
+
+def tag_names(library: Library, path: Path) -> set[str]:
+    row = library.photo_by_path(str(path))
+    assert row is not None, f"{path} lost its row"
+    return {t.tag for t in library.tags_of(row.id)}
+
+
+def test_an_unreadable_folder_keeps_its_photos_and_hand_set_tags(
+        tmp_path: Path, isolated_home: Path, fixres_model: Path) -> None:
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    kept = photos.solid(folder / "sub" / "a.jpg", (200, 30, 30))
+    photos.solid(folder / "b.jpg", (30, 30, 200))
+    first = as_normal_user(["index", str(folder), "--model", str(fixres_model)], isolated_home)
+    assert first.returncode == 0, first.stderr
+    with Library(library_path(isolated_home)) as library:
+        library.set_manual_tag(library.photo_by_path(str(kept)).id, "keep", True)
+
+    (folder / "sub").chmod(0)
+    try:
+        blocked = as_normal_user(["index", str(folder), "--json"], isolated_home)
+    finally:
+        (folder / "sub").chmod(0o755)
+    assert blocked.returncode == 0, blocked.stderr
+    summary = json.loads(blocked.stdout)
+    assert summary["removed"] == 0
+    assert summary["unreachable"] == [{"path": str(folder / "sub"),
+                                       "reason": "permission denied"}]
+    with Library(library_path(isolated_home)) as library:
+        assert "keep" in tag_names(library, kept)
+        assert library.vector(library.photo_by_path(str(kept)).id) is not None
+
+    # Readable again: the next run finds everything as it was, nothing re-embedded.
+    again = as_normal_user(["index", str(folder), "--json"], isolated_home)
+    summary = json.loads(again.stdout)
+    assert (summary["unchanged"], summary["removed"], summary["unreachable"]) == (2, 0, [])
+
+
+def test_an_unreadable_root_keeps_every_photo(tmp_path: Path, isolated_home: Path,
+                                              fixres_model: Path) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(3):
+        photos.noise(folder / f"{i}.png", seed=i)
+    as_normal_user(["index", str(folder), "--model", str(fixres_model)], isolated_home)
+    folder.chmod(0)
+    try:
+        blocked = as_normal_user(["index", str(folder)], isolated_home)
+    finally:
+        folder.chmod(0o755)
+    assert blocked.returncode == 0, blocked.stderr
+    assert "removed 0" in blocked.stdout
+    assert f"cannot read {folder} (permission denied): its photos are kept" in blocked.stdout
+    with Library(library_path(isolated_home)) as library:
+        assert library.status_counts()["indexed"] == 3
+
+
+def test_an_unmounted_folder_keeps_its_photos(library: Library, tmp_path: Path,
+                                              fixres_model: Path, fixres_embedder) -> None:
+    mount = tmp_path / "drive"
+    mount.mkdir()
+    photo = photos.solid(mount / "a.jpg", (10, 200, 10))
+    indexer = Indexer(library, str(fixres_model), lambda _: fixres_embedder)
+    indexer.index_folders([mount])
+    library.set_manual_tag(library.photo_by_path(str(photo)).id, "holiday", True)
+    hidden = tmp_path / "away"
+    mount.rename(hidden)  # the drive is gone, its mount point with it
+
+    summary = indexer.index_folders([mount])
+    assert summary.removed == 0
+    assert [u.path for u in summary.unreachable] == [str(mount)]
+    assert "not found" in summary.unreachable[0].reason
+    assert "holiday" in tag_names(library, photo)
+
+    hidden.rename(mount)
+    back = indexer.index_folders([mount])
+    assert (back.unchanged, back.removed, back.unreachable) == (1, 0, [])
+
+
+def test_a_deleted_subfolder_is_still_removed(library: Library, tmp_path: Path,
+                                              fixres_model: Path, fixres_embedder) -> None:
+    folder = tmp_path / "photos"
+    (folder / "old").mkdir(parents=True)
+    photos.solid(folder / "old" / "a.jpg", (1, 2, 3))
+    indexer = Indexer(library, str(fixres_model), lambda _: fixres_embedder)
+    indexer.index_folders([folder])
+    (folder / "old" / "a.jpg").unlink()
+    (folder / "old").rmdir()
+    summary = indexer.index_folders([folder])
+    assert (summary.removed, summary.unreachable) == (1, [])
+
+
+def test_a_fifo_never_blocks_the_scan(tmp_path: Path, fixres_model: Path,
+                                      fixres_embedder) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    os.mkfifo(folder / "pipe")  # content sniffing would open it and wait for a writer
+    os.mkfifo(folder / "pipe.jpg")  # an image name: the reader would wait the same
+    photo = photos.solid(folder / "real.jpg", (5, 5, 250))
+    result = {}
+
+    def index() -> None:  # on a thread of its own, so a hang fails instead of blocking
+        with Library(tmp_path / "lib.db") as library:
+            summary = Indexer(library, str(fixres_model),
+                              lambda _: fixres_embedder).index_folders([folder])
+            result.update(summary=summary, row=library.photo_by_path(str(photo)))
+
+    run = threading.Thread(target=index, daemon=True)
+    run.start()
+    run.join(timeout=120)
+    assert not run.is_alive(), "the scan blocked on a FIFO"
+    assert result["summary"].indexed == 1 and result["summary"].skipped == []
+    assert result["row"] is not None
+
+
+def test_a_fifo_never_blocks_the_watcher(tmp_path: Path) -> None:
+    changes: queue.Queue = queue.Queue()
+    watcher = FolderWatcher(changes.put, settle=0.2)
+    watcher.start()
+    try:
+        watcher.watch(tmp_path)
+        os.mkfifo(tmp_path / "pipe")
+        os.mkfifo(tmp_path / "pipe.png")
+        photo = photos.solid(tmp_path / "after.jpg", (9, 9, 9))
+        seen: set[str] = set()
+        while str(photo) not in seen:
+            change = changes.get(timeout=20)  # raises Empty if the settle thread hung
+            if isinstance(change, Ready):
+                seen |= set(change.paths)
+        assert not {str(tmp_path / "pipe"), str(tmp_path / "pipe.png")} & seen
+    finally:
+        watcher.stop()
