@@ -11,9 +11,11 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 import photos
 from photo_tagger.core.indexer import Indexer
-from photo_tagger.core.store import Library
+from photo_tagger.core.store import Library, LibraryModelChanged
 from photo_tagger.core.watcher import FolderWatcher, Ready
 from photo_tagger.paths import library_path
 
@@ -164,3 +166,30 @@ def test_a_fifo_never_blocks_the_watcher(tmp_path: Path) -> None:
         assert not {str(tmp_path / "pipe"), str(tmp_path / "pipe.png")} & seen
     finally:
         watcher.stop()
+
+
+def test_a_writer_with_another_model_never_mixes_vectors(tmp_path: Path, fixres_model: Path,
+                                                         fixres_embedder,
+                                                         naflex_model: Path) -> None:
+    """`watch` with model A keeps running while `index --model B` switches the library:
+    A must not write its vectors into B's set."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    photos.solid(folder / "a.png", (200, 0, 0))
+    with Library(tmp_path / "lib.db") as watching, Library(tmp_path / "lib.db") as other:
+        old = Indexer(watching, str(fixres_model), lambda _: fixres_embedder)
+        old.index_folders([folder])
+        assert watching.vector_count() == 1
+        Indexer(other, str(naflex_model)).index_folders([folder])  # the other process
+        new_model = other.model_id
+        dimension = other.dimension
+
+        late = photos.noise(folder / "late.png", seed=4)
+        with pytest.raises(LibraryModelChanged, match="switched by another program"):
+            old.index_files([str(late)])
+        # Nothing of model A was written: the late photo waits for model B.
+        assert other.model_id == new_model
+        assert other.photo_by_path(str(late)).status == "pending"
+        assert other.vector_count() == 1
+        stored = other.vector(other.photo_by_path(str(folder / "a.png")).id)
+        assert stored.shape == (dimension,)

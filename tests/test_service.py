@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from photo_tagger.core.embedder import Embedder, ModelUnavailable
+from photo_tagger.core.indexer import Indexer
 from photo_tagger.core.service import IndexingService, ServiceEvent, ServiceStopped
 from photo_tagger.core.store import Library
 from photo_tagger.core.watcher import Ready, Removed
@@ -396,3 +397,25 @@ def test_move_seen_as_create_then_delete_keeps_the_photo(tmp_path, harness):
     assert h.photo(moved).id == before.id and h.photo(photo) is None
     assert "grandma" in [t.tag for t in h.reader.tags_of(before.id) if t.source == "manual"]
     assert h.counting.embedded == 1
+
+
+def test_a_model_switch_by_another_program_is_followed_not_mixed(tmp_path, harness,
+                                                                 naflex_model):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    noise(folder / "a.png", seed=1)
+    h = harness()
+    service = h.start()
+    service.add_folder(folder)
+    wait_until(lambda: h.counts()["indexed"] == 1, what="first photo indexed")
+    with Library(library_path(h.home)) as other:  # `index --model B` in another process
+        Indexer(other, str(naflex_model)).index_folders([folder])
+        new_model, dimension = other.model_id, other.dimension
+    late = noise(folder / "late.png", seed=2)
+    wait_until(lambda: indexed(h.photo(late)), what="late photo indexed with model B")
+    errors = [str(e.data) for e in h.seen if e.kind == "error"]
+    assert any("switched by another program" in e for e in errors), errors
+    assert h.reader.model_id == new_model
+    assert service.model_id == new_model
+    assert h.reader.vector_count() == 2
+    assert h.reader.vector(h.photo(late).id).shape == (dimension,)

@@ -363,6 +363,7 @@ class Indexer:
         same_path = self.library.photo_by_path(found.path)
         candidates = gone_by_hash.get(digest) or []
         with self.library.transaction():
+            self.library.require_model(self.embedder.model_id)
             if same_path is not None and same_path.content_hash == digest \
                     and self.library.vector(same_path.id) is not None:
                 # Touched, not changed: keep everything, remember the new mtime.
@@ -415,6 +416,7 @@ class Indexer:
             return
         labels = self.labels()
         with self.library.transaction():
+            self.library.require_model(embedder.model_id)
             ids = []
             for item, vector in zip(batch, vectors, strict=True):
                 image = item.image

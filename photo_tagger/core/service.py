@@ -23,7 +23,7 @@ from photo_tagger.core.reader import VectorPrefetch
 from photo_tagger.core.responsiveness import collector_paused, lower_thread_priority
 from photo_tagger.core.scanner import walk_images
 from photo_tagger.core.search import Searcher, SearchResult, parse_query
-from photo_tagger.core.store import Library
+from photo_tagger.core.store import Library, LibraryModelChanged
 from photo_tagger.core.watcher import Change, FolderWatcher, Moved, Ready, Removed
 from photo_tagger.paths import library_path
 
@@ -287,6 +287,13 @@ class IndexingService:
             except ModelUnavailable as exc:
                 # Files stay pending; the error was reported when the model failed.
                 log.info("Not indexed now: %s", exc)
+            except LibraryModelChanged as exc:
+                # Another program switched the library's model: follow it rather than mix
+                # two models' vectors. Files this run did not write stay pending.
+                log.warning("%s", exc)
+                self._emit("error", f"{exc} Continuing with {exc.library_model}.")
+                if exc.library_model is not None:
+                    self.set_model(exc.library_model)
             except Exception as exc:
                 log.exception("Indexing work failed: %s", work[0])
                 self._emit("error", f"{type(exc).__name__}: {exc}")

@@ -17,6 +17,19 @@ from sqlite_vec import serialize_float32
 from photo_tagger.core.db import connect, transaction
 
 
+class LibraryModelChanged(Exception):
+    """Another process switched the library to another model while this one was writing:
+    its vectors would be mixed with the new model's, so nothing more is written."""
+
+    def __init__(self, library_model: str | None, writer_model: str) -> None:
+        super().__init__(
+            f"The library now uses the model {library_model}, switched by another program "
+            f"while this one indexed with {writer_model}; nothing more was written with "
+            f"{writer_model}.")
+        self.library_model = library_model
+        self.writer_model = writer_model
+
+
 @dataclass(frozen=True)
 class Photo:
     id: int
@@ -138,6 +151,13 @@ class Library:
             self.set_meta("dimension", str(int(dimension)))
             self._bump_generation()
         return True
+
+    def require_model(self, model_id: str) -> None:
+        """Refuse to write vectors of `model_id` unless the library still uses it. Call
+        inside the write transaction (BEGIN IMMEDIATE), so no switch can slip in between."""
+        current = self.model_id
+        if current != model_id:
+            raise LibraryModelChanged(current, model_id)
 
     def _has_vec_table(self) -> bool:
         row = self.conn.execute(
