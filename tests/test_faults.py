@@ -11,6 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import photos
@@ -193,3 +194,44 @@ def test_a_writer_with_another_model_never_mixes_vectors(tmp_path: Path, fixres_
         assert other.vector_count() == 1
         stored = other.vector(other.photo_by_path(str(folder / "a.png")).id)
         assert stored.shape == (dimension,)
+
+
+def test_a_file_replaced_with_the_same_size_and_mtime_is_re_embedded(
+        library: Library, tmp_path: Path, fixres_model: Path, fixres_embedder) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    path = photos.noise(folder / "a.bmp", seed=1)
+    indexer = Indexer(library, str(fixres_model), lambda _: fixres_embedder)
+    indexer.index_folders([folder])
+    before = library.photo_by_path(str(path))
+    old_vector = library.vector(before.id)
+
+    # `cp --preserve=timestamps other.bmp a.bmp`: same size, same mtime, other pixels.
+    other = photos.noise(tmp_path / "other.bmp", seed=2)
+    assert other.stat().st_size == path.stat().st_size
+    os.utime(other, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns))
+    subprocess.run(["cp", "--preserve=timestamps", str(other), str(path)], check=True)
+    assert path.stat().st_mtime == before.mtime
+
+    summary = indexer.index_folders([folder])
+    assert summary.indexed == 1
+    after = library.photo_by_path(str(path))
+    assert after.id == before.id and after.content_hash != before.content_hash
+    assert not np.allclose(library.vector(after.id), old_vector)
+    # Untouched since: nothing is read again.
+    assert indexer.index_folders([folder]).unchanged == 1
+
+
+def test_rows_from_before_ctime_was_kept_are_filled_in_not_re_read(
+        library: Library, tmp_path: Path, fixres_model: Path, fixres_embedder) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    path = photos.noise(folder / "a.png", seed=1)
+    indexer = Indexer(library, str(fixres_model), lambda _: fixres_embedder)
+    indexer.index_folders([folder])
+    with library.transaction():  # as an older version left it
+        library.conn.execute("UPDATE photos SET ctime = NULL, inode = NULL")
+    summary = indexer.index_folders([folder])
+    assert (summary.unchanged, summary.indexed) == (1, 0)
+    row = library.photo_by_path(str(path))
+    assert (row.ctime, row.inode) == (path.stat().st_ctime, path.stat().st_ino)

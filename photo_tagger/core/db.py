@@ -94,6 +94,13 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE photos ADD COLUMN dhash INTEGER;
     """,
+    # 3: change detection also compares ctime and inode: a file replaced with the same size
+    # and mtime (`cp --preserve=timestamps`) changes them. NULL on older rows: filled in by
+    # the next scan, so an upgrade re-reads nothing.
+    """
+    ALTER TABLE photos ADD COLUMN ctime REAL;
+    ALTER TABLE photos ADD COLUMN inode INTEGER;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

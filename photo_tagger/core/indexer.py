@@ -70,6 +70,16 @@ class _Prepared:
 EmbedderLoader = Callable[[str], Embedder]
 
 
+def is_unchanged(row: Photo | None, found: FoundFile) -> bool:
+    """Can the file be taken as indexed without reading it? Size and mtime alone miss a
+    file replaced with preserved timestamps; ctime and inode catch it. Rows written before
+    those were recorded compare on size and mtime (the scan fills them in)."""
+    if row is None or row.status == "pending" or row.size != found.size \
+            or row.mtime != found.mtime:
+        return False
+    return row.ctime is None or (row.ctime == found.ctime and row.inode == found.inode)
+
+
 class KnownHashes:
     """Content hashes of the indexed photos, so decode threads can skip moved and copied
     files without the database. Read once per indexer, then kept up to date with what it
@@ -175,6 +185,7 @@ class Indexer:
         summary = IndexSummary()
         todo: list[tuple[FoundFile, int]] = []
         gone: dict[str, Photo] = {}
+        backfill: list[tuple[int, float, int]] = []  # rows from before ctime/inode were kept
         if self.model_switch_pending():
             _ = self.embedder  # switches the library to this model before the scan
         for folder_path in folders:
@@ -185,9 +196,10 @@ class Indexer:
             for found in walk_images(Path(folder.path), unreachable):
                 seen.add(found.path)
                 row = known.get(found.path)
-                if row and row.status != "pending" and row.size == found.size \
-                        and row.mtime == found.mtime:
+                if is_unchanged(row, found):
                     summary.unchanged += 1
+                    if row is not None and row.ctime is None:
+                        backfill.append((row.id, found.ctime, found.inode))
                 else:
                     todo.append((found, folder.id))
                 if len(seen) % 500 == 0:
@@ -201,6 +213,9 @@ class Indexer:
             gone.update({path: row for path, row in known.items() if path not in seen
                          and not any(is_under(path, u.path) for u in unreachable)})
             summary.unreachable += unreachable
+        if backfill:
+            with self.library.transaction():
+                self.library.set_file_identity(backfill)
         self._process(todo, gone, summary)
         if not summary.cancelled:
             with self.library.transaction():
@@ -221,13 +236,11 @@ class Indexer:
                 stat = os.stat(path)
             except OSError:
                 continue
-            row = self.library.photo_by_path(path)
-            if row and row.status != "pending" and row.size == stat.st_size \
-                    and row.mtime == stat.st_mtime:
+            found = FoundFile.from_stat(path, stat)
+            if is_unchanged(self.library.photo_by_path(path), found):
                 summary.unchanged += 1
                 continue
-            todo.append((FoundFile(path, stat.st_size, stat.st_mtime),
-                         folder.id if folder else None))
+            todo.append((found, folder.id if folder else None))
         self._process(todo, {}, summary)
         return summary
 
@@ -247,7 +260,8 @@ class Indexer:
         folder = self.library.folder_for(new_path)
         with self.library.transaction():
             self.library.move_photo(row.id, new_path, folder.id if folder else None,
-                                    size=stat.st_size, mtime=stat.st_mtime)
+                                    size=stat.st_size, mtime=stat.st_mtime,
+                                    ctime=stat.st_ctime, inode=stat.st_ino)
         return True
 
     # -- the pipeline -------------------------------------------------------------------
@@ -339,7 +353,9 @@ class Indexer:
                         with self.library.transaction():
                             self.library.save_skipped(item.file.path, folder_id,
                                                       size=item.file.size,
-                                                      mtime=item.file.mtime, reason=item.error)
+                                                      mtime=item.file.mtime, reason=item.error,
+                                                      ctime=item.file.ctime,
+                                                      inode=item.file.inode)
                         summary.skipped.append((item.file.path, item.error))
                     elif item.pixels is not None:
                         batch.append(item)
@@ -367,20 +383,23 @@ class Indexer:
             if same_path is not None and same_path.content_hash == digest \
                     and self.library.vector(same_path.id) is not None:
                 # Touched, not changed: keep everything, remember the new mtime.
-                self.library.mark_indexed(same_path.id, size=found.size, mtime=found.mtime)
+                self.library.mark_indexed(same_path.id, size=found.size, mtime=found.mtime,
+                                          ctime=found.ctime, inode=found.inode)
                 summary.unchanged += 1
                 return True
             if candidates:
                 source = candidates.pop(0)
                 self.library.move_photo(source.id, found.path, folder_id,
-                                        size=found.size, mtime=found.mtime)
+                                        size=found.size, mtime=found.mtime,
+                                        ctime=found.ctime, inode=found.inode)
                 summary.moved += 1
                 return True
             twin = self.library.indexed_photo_with_hash(digest)
             if twin is not None and twin.path != found.path and not os.path.exists(twin.path):
                 # Its old path is gone: a move the scan of another folder did not see.
                 self.library.move_photo(twin.id, found.path, folder_id,
-                                        size=found.size, mtime=found.mtime)
+                                        size=found.size, mtime=found.mtime,
+                                        ctime=found.ctime, inode=found.inode)
                 summary.moved += 1
                 return True
             vector = self.library.vector(twin.id) if twin is not None else None
@@ -390,7 +409,8 @@ class Indexer:
             photo_id = self.library.save_indexed(
                 found.path, folder_id, size=found.size, mtime=found.mtime, content_hash=digest,
                 width=twin.width, height=twin.height, taken_at=twin.taken_at,
-                camera=twin.camera, vector=vector, dhash=twin.dhash)
+                camera=twin.camera, vector=vector, dhash=twin.dhash,
+                ctime=found.ctime, inode=found.inode)
             tagger.tag_photos(self.library, self.labels(), [photo_id], vector[None, :])
         if self._known_hashes is not None:
             self._known_hashes.add(digest)
@@ -425,7 +445,8 @@ class Indexer:
                     item.file.path, folder_of[item.file.path], size=item.file.size,
                     mtime=item.file.mtime, content_hash=item.content_hash, width=image.width,
                     height=image.height, taken_at=image.taken_at, camera=image.camera,
-                    vector=vector, dhash=image.dhash))
+                    vector=vector, dhash=image.dhash, ctime=item.file.ctime,
+                    inode=item.file.inode))
             tagger.tag_photos(self.library, labels, ids, np.asarray(vectors))
         if self._known_hashes is not None:
             for item in batch:

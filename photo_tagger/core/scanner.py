@@ -18,6 +18,14 @@ class FoundFile:
     path: str
     size: int
     mtime: float
+    # A file replaced with the same size and mtime (`cp --preserve=timestamps`) still gets
+    # a new ctime, or a new inode when it was renamed over.
+    ctime: float = 0.0
+    inode: int = 0
+
+    @classmethod
+    def from_stat(cls, path: str, stat: os.stat_result) -> FoundFile:
+        return cls(path, stat.st_size, stat.st_mtime, stat.st_ctime, stat.st_ino)
 
 
 @dataclass(frozen=True)
@@ -84,5 +92,5 @@ def walk_images(root: Path, unreachable: list[Unreachable] | None = None
             if not stat_module.S_ISREG(stat.st_mode):
                 continue  # FIFOs, sockets, devices: opening one could block for ever
             if is_candidate(Path(entry.path)):
-                yield FoundFile(entry.path, stat.st_size, stat.st_mtime)
+                yield FoundFile.from_stat(entry.path, stat)
         stack.extend(reversed(subfolders))

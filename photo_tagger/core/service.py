@@ -499,7 +499,8 @@ class IndexingService:
                     continue
                 folder = self.library.folder_for(new_path)
                 self.library.move_photo(row.id, new_path, folder.id if folder else None,
-                                        size=stat.st_size, mtime=stat.st_mtime)
+                                        size=stat.st_size, mtime=stat.st_mtime,
+                                        ctime=stat.st_ctime, inode=stat.st_ino)
                 moved += 1
         if moved:
             log.info("Moved %d photo(s) %s -> %s", moved, change.src, change.dest)

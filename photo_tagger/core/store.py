@@ -45,6 +45,8 @@ class Photo:
     status: str
     reason: str | None
     dhash: int | None = None
+    ctime: float | None = None
+    inode: int | None = None
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ class Tag:
 
 _PHOTO_COLUMNS = (
     "id, path, folder_id, size, mtime, content_hash, width, height, taken_at, camera, "
-    "status, reason, dhash"
+    "status, reason, dhash, ctime, inode"
 )
 
 
@@ -269,19 +271,21 @@ class Library:
     def save_indexed(self, path: str, folder_id: int | None, *, size: int, mtime: float,
                      content_hash: str, width: int | None, height: int | None,
                      taken_at: str | None, camera: str | None,
-                     vector: np.ndarray, dhash: int | None = None) -> int:
+                     vector: np.ndarray, dhash: int | None = None,
+                     ctime: float | None = None, inode: int | None = None) -> int:
         """Write one indexed photo and its vector; call inside a transaction."""
         self.conn.execute(
             "INSERT INTO photos(path, folder_id, size, mtime, content_hash, width, height, "
-            "taken_at, camera, status, reason, indexed_at, dhash) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'indexed', NULL, ?, ?) "
+            "taken_at, camera, status, reason, indexed_at, dhash, ctime, inode) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'indexed', NULL, ?, ?, ?, ?) "
             "ON CONFLICT(path) DO UPDATE SET folder_id = excluded.folder_id, "
             "size = excluded.size, mtime = excluded.mtime, content_hash = excluded.content_hash, "
             "width = excluded.width, height = excluded.height, taken_at = excluded.taken_at, "
             "camera = excluded.camera, status = 'indexed', reason = NULL, "
-            "indexed_at = excluded.indexed_at, dhash = excluded.dhash",
+            "indexed_at = excluded.indexed_at, dhash = excluded.dhash, "
+            "ctime = excluded.ctime, inode = excluded.inode",
             (path, folder_id, size, mtime, content_hash, width, height, taken_at, camera,
-             time.time(), dhash),
+             time.time(), dhash, ctime, inode),
         )
         photo_id = self.conn.execute(
             "SELECT id FROM photos WHERE path = ?", (path,)).fetchone()[0]
@@ -289,34 +293,44 @@ class Library:
         return photo_id
 
     def save_skipped(self, path: str, folder_id: int | None, *, size: int | None,
-                     mtime: float | None, reason: str) -> None:
+                     mtime: float | None, reason: str, ctime: float | None = None,
+                     inode: int | None = None) -> None:
         self.conn.execute(
-            "INSERT INTO photos(path, folder_id, size, mtime, status, reason) "
-            "VALUES (?, ?, ?, ?, 'skipped', ?) "
+            "INSERT INTO photos(path, folder_id, size, mtime, status, reason, ctime, inode) "
+            "VALUES (?, ?, ?, ?, 'skipped', ?, ?, ?) "
             "ON CONFLICT(path) DO UPDATE SET folder_id = excluded.folder_id, "
             "size = excluded.size, mtime = excluded.mtime, status = 'skipped', "
-            "reason = excluded.reason, content_hash = NULL",
-            (path, folder_id, size, mtime, reason),
+            "reason = excluded.reason, content_hash = NULL, ctime = excluded.ctime, "
+            "inode = excluded.inode",
+            (path, folder_id, size, mtime, reason, ctime, inode),
         )
         row = self.conn.execute("SELECT id FROM photos WHERE path = ?", (path,)).fetchone()
         self._delete_vectors([row[0]])
 
-    def mark_indexed(self, photo_id: int, *, size: int, mtime: float) -> None:
+    def mark_indexed(self, photo_id: int, *, size: int, mtime: float,
+                     ctime: float | None = None, inode: int | None = None) -> None:
         """A file touched but not changed: its vector and tags stay valid."""
         self.conn.execute(
-            "UPDATE photos SET size = ?, mtime = ?, status = 'indexed', reason = NULL "
-            "WHERE id = ?", (size, mtime, photo_id))
+            "UPDATE photos SET size = ?, mtime = ?, ctime = ?, inode = ?, status = 'indexed', "
+            "reason = NULL WHERE id = ?", (size, mtime, ctime, inode, photo_id))
+
+    def set_file_identity(self, stamps: Iterable[tuple[int, float, int]]) -> None:
+        """(photo id, ctime, inode) for rows written before these were recorded."""
+        self.conn.executemany("UPDATE photos SET ctime = ?, inode = ? WHERE id = ?",
+                              [(ctime, inode, photo_id) for photo_id, ctime, inode in stamps])
 
     def move_photo(self, photo_id: int, new_path: str, folder_id: int | None, *,
-                   size: int, mtime: float) -> None:
+                   size: int, mtime: float, ctime: float | None = None,
+                   inode: int | None = None) -> None:
         """Give an indexed photo a new path, keeping its id, vector and tags."""
         # A photo renamed over another replaces it: drop the other's vector too.
         self._delete_vectors([r[0] for r in self.conn.execute(
             "SELECT id FROM photos WHERE path = ? AND id != ?", (new_path, photo_id))])
         self.conn.execute("DELETE FROM photos WHERE path = ? AND id != ?", (new_path, photo_id))
         self.conn.execute(
-            "UPDATE photos SET path = ?, folder_id = ?, size = ?, mtime = ? WHERE id = ?",
-            (new_path, folder_id, size, mtime, photo_id),
+            "UPDATE photos SET path = ?, folder_id = ?, size = ?, mtime = ?, ctime = ?, "
+            "inode = ? WHERE id = ?",
+            (new_path, folder_id, size, mtime, ctime, inode, photo_id),
         )
 
     def remove_photos(self, paths: Iterable[str]) -> int:
