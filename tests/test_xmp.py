@@ -69,8 +69,8 @@ def test_merges_with_existing_keywords_and_keeps_other_content(
     Indexer(library, str(fixres_model)).index_folders([photos])
     api.tag_photo(library, photo, "beach")
     api.tag_photo(library, photo, "sea")
-    api.untag_photo(library, photo, "wrong")  # the user said no: out of the sidecar too
-    assert export_xmp(library).written == 1
+    api.untag_photo(library, photo, "wrong")  # the user said no, and asks for it out too
+    assert export_xmp(library, remove_rejected=True).written == 1
     assert subjects(sidecar) == ["from digiKam", "beach", "sea"]
     data = exiftool("-XMP:All", sidecar)
     assert data["Rating"] == 4 and data["Title"] == "Holiday"
@@ -137,11 +137,11 @@ def test_merge_keeps_foreign_prefixes_and_writes_atomically(tmp_path: Path) -> N
         '   <darktable:history><rdf:Seq><rdf:li darktable:operation="exposure"/></rdf:Seq>'
         '</darktable:history>\n'
         '  </rdf:Description>\n </rdf:RDF>\n</x:xmpmeta>\n', encoding="utf-8")
-    assert merge_keywords(sidecar, ["k2"], set())
+    assert merge_keywords(sidecar, ["k2"], set()).written
     text = sidecar.read_text()
     assert "darktable:" in text and "ns0:" not in text
     assert 'darktable:operation="exposure"' in text and 'darktable:xmp_version="5"' in text
     assert subjects(sidecar) == ["k1", "k2"]
     assert exiftool("-XMP:Rating", sidecar)["Rating"] == 2
     assert [p.name for p in tmp_path.iterdir()] == ["a.jpg.xmp"]  # no temp file left
-    assert not merge_keywords(sidecar, ["k1", "k2"], set())
+    assert not merge_keywords(sidecar, ["k1", "k2"], set()).written
