@@ -183,8 +183,8 @@ def test_untag_keeps_keywords_other_apps_wrote(library: Library, fixres_model: P
     api.tag_photo(library, photo, "sea")
     api.untag_photo(library, photo, "beach")  # darktable's keyword: a rejection here only
     summary = export_xmp(library, photos)
-    assert (summary.written, summary.kept_foreign) == (1, 1)
     assert subjects(sidecar) == ["beach", "holiday", "sea"]
+    assert (summary.written, summary.kept_foreign) == (1, 1)
     assert exiftool("-XMP-digiKam:TagsList", sidecar)["TagsList"] == "Places/beach"
     # digiKam then adds a keyword; exiftool rewrites the whole file its own way. What
     # photo-tagger wrote is still known as its own, so an untag takes it out.
@@ -261,13 +261,14 @@ def test_comments_and_namespace_declarations_survive(tmp_path: Path) -> None:
         '   <dc:subject><rdf:Bag><rdf:li>k1</rdf:li></rdf:Bag></dc:subject>\n'
         '  </rdf:Description>\n </rdf:RDF>\n</x:xmpmeta>\n<?xpacket end="w"?>\n',
         encoding="utf-8")
-    assert merge_keywords(sidecar, ["k2"]).written
+    result = merge_keywords(sidecar, ["k2"])
     text = sidecar.read_text(encoding="utf-8")
     assert "<!-- edited by hand: keep the rating -->" in text and "<!-- digiKam 8 -->" in text
     assert 'xmlns:lr="http://ns.adobe.com/lightroom/1.0/"' in text
     assert subjects(sidecar) == ["k1", "k2"]
     assert exiftool("-XMP-xmp:Label", sidecar)["Label"] == "two\nlines"
     assert text.startswith('<?xpacket begin="\ufeff"') and '<?xpacket end="w"?>' in text
+    assert result.written
 
 
 def test_a_symlinked_sidecar_is_written_through(library: Library, fixres_model: Path,
