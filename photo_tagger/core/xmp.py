@@ -197,9 +197,11 @@ def _append(parent: Element, child: Element) -> Element:
         parent.insertBefore(doc.createTextNode(indent), last)
         parent.insertBefore(child, last)
     else:
-        parent.appendChild(doc.createTextNode(indent))
+        if indent:
+            parent.appendChild(doc.createTextNode(indent))
         parent.appendChild(child)
-        parent.appendChild(doc.createTextNode(outer))
+        if first is None and outer:
+            parent.appendChild(doc.createTextNode(outer))
     return child
 
 
