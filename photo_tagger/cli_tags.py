@@ -198,12 +198,15 @@ def cmd_export_xmp(args: argparse.Namespace) -> int:
     if folder is not None and not folder.is_dir():
         raise CommandError(f"{folder} is not a folder.")
     with open_library(args) as library:
-        summary = export_xmp(library, folder)
+        summary = export_xmp(library, folder, remove_rejected=args.remove_rejected)
     if args.json:
         print(json.dumps(summary.as_dict(), ensure_ascii=False))
         return 0 if not summary.failed else 1
     print(f"Sidecars written {summary.written}, already up to date {summary.unchanged}, "
           f"failed {len(summary.failed)}.")
+    if summary.kept_foreign:
+        print(f"Kept {summary.kept_foreign} untagged keyword(s) that another app wrote; "
+              "--remove-rejected takes them out as well.")
     for path, reason in summary.failed:
         print(f"  {path}: {reason}")
     return 0 if not summary.failed else 1
@@ -288,9 +291,16 @@ def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
     chosen.add_argument("tags", nargs="*")
     chosen.set_defaults(func=_known(cmd_folders_labels))
 
-    export = sub.add_parser("export-xmp", help="write tags into XMP sidecars (dc:subject)")
+    export = sub.add_parser(
+        "export-xmp", help="write tags into XMP sidecars (dc:subject)",
+        description="Write each photo's tags as dc:subject keywords into its XMP sidecar. "
+                    "A tag you untagged is taken out where photo-tagger wrote it; keywords "
+                    "darktable, digiKam or Lightroom wrote stay unless --remove-rejected.")
     common(export)
     export.add_argument("folder", nargs="?", help="only photos under this folder")
+    export.add_argument("--remove-rejected", action="store_true",
+                        help="also remove the tags you untagged from keywords that other "
+                             "apps wrote into the sidecars")
     export.add_argument("--json", action="store_true")
     export.set_defaults(func=_known(cmd_export_xmp))
 

@@ -4,22 +4,36 @@ themselves are never opened for writing."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import tempfile
-import xml.etree.ElementTree as ET
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from xml.dom import Node
+from xml.dom.minidom import Document, Element
+from xml.parsers.expat import ExpatError
+
+from defusedxml import DefusedXmlException
+from defusedxml.minidom import parseString
 
 from photo_tagger.core.store import Library
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 DC = "http://purl.org/dc/elements/1.1/"
-X = "adobe:ns:meta/"
-_BASE_PREFIXES = {"x": X, "rdf": RDF, "dc": DC}
-_PACKET_BEGIN = '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
-_PACKET_END = '\n<?xpacket end="w"?>\n'
+XMLNS = "http://www.w3.org/2000/xmlns/"
+# Our own schema, holding the keywords photo-tagger put into dc:subject. The .invalid host
+# is reserved, so the URI can never clash with anyone's; XMP only needs it to be unique.
+PHOTO_TAGGER = "http://ns.photo-tagger.invalid/xmp/1.0/"
+_PREFERRED_PREFIX = {RDF: "rdf", DC: "dc", PHOTO_TAGGER: "phototagger"}
+_NEW_PACKET = (
+    '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
+    '<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="photo-tagger">\n'
+    ' <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n'
+    '  <rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/">\n'
+    '  </rdf:Description>\n'
+    ' </rdf:RDF>\n'
+    '</x:xmpmeta>\n'
+    '<?xpacket end="w"?>\n')
 
 
 class SidecarError(Exception):
@@ -31,153 +45,351 @@ class ExportSummary:
     written: int = 0
     unchanged: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
+    # Keywords the user untagged but another app wrote: kept unless asked otherwise.
+    kept_foreign: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return {"written": self.written, "unchanged": self.unchanged,
+                "kept_foreign": self.kept_foreign,
                 "failed": [{"path": p, "reason": r} for p, r in self.failed]}
 
 
-def sidecar_path(photo: Path) -> Path:
-    """`IMG_1234.jpg.xmp` (digiKam, darktable) unless only `IMG_1234.xmp` (Lightroom)
-    exists already, in which case that one is kept up to date."""
+@dataclass
+class MergeResult:
+    written: bool
+    kept_foreign: list[str] = field(default_factory=list)
+
+
+def sidecar_path(photo: Path, folder_names: Collection[str] | None = None) -> Path:
+    """`IMG_1.jpg.xmp` (digiKam, darktable), or Lightroom's `IMG_1.xmp` when only that one
+    exists and no other file of the folder is named `IMG_1.<ext>`: in a RAW+JPEG pair
+    Lightroom's name belongs to the raw, and two photos must never share one sidecar.
+
+    Args:
+        photo: the photo's path.
+        folder_names: the names in the photo's folder, when the caller listed it already.
+    """
     full = photo.with_name(photo.name + ".xmp")
     if full.exists():
         return full
     for suffix in (".xmp", ".XMP"):
         short = photo.with_suffix(suffix)
         if short != photo and short.exists():
-            return short
+            names = os.listdir(photo.parent) if folder_names is None else folder_names
+            return full if _shares_stem(photo, names) else short
     return full
 
 
-def _register_prefixes(data: bytes) -> None:
-    # ElementTree writes ns0: for namespaces it does not know; keep the file's own prefixes.
-    for _, (prefix, uri) in ET.iterparse(io.BytesIO(data), events=("start-ns",)):
-        if prefix and uri not in (X, RDF, DC):
-            # A reserved ns<digits> prefix raises: ElementTree then picks one itself.
-            with contextlib.suppress(ValueError):
-                ET.register_namespace(prefix, uri)
-    for prefix, uri in _BASE_PREFIXES.items():
-        ET.register_namespace(prefix, uri)
+def _shares_stem(photo: Path, names: Collection[str]) -> bool:
+    for name in names:
+        other = Path(name)
+        if (name != photo.name and other.stem == photo.stem
+                and other.suffix.lower() != ".xmp"):
+            return True
+    return False
 
 
-def _parse(path: Path) -> ET.Element:
+# -- reading ------------------------------------------------------------------------------
+def _parse(data: bytes, path: Path) -> Document:
+    # XMP never needs a DTD: refusing one rules out entity bombs and external entities.
+    try:
+        return parseString(data, forbid_dtd=True)
+    except DefusedXmlException as exc:
+        raise SidecarError(f"{path.name} declares a DTD or entities, which XMP never does "
+                           "(a possible XML bomb); refused and left untouched") from exc
+    except ExpatError as exc:
+        raise SidecarError(f"{path.name} is not valid XML ({exc}); left untouched") from exc
+
+
+def _read(path: Path) -> tuple[Document, bytes]:
     try:
         data = path.read_bytes()
-        _register_prefixes(data)
-        root = ET.fromstring(data)
     except OSError as exc:
         raise SidecarError(f"cannot read {path.name}: {exc.strerror or exc}") from exc
-    except ET.ParseError as exc:
-        raise SidecarError(f"{path.name} is not valid XML ({exc}); left untouched") from exc
-    return root
+    return _parse(data, path), data
 
 
-def _rdf_of(root: ET.Element, path: Path) -> ET.Element:
-    rdf = root if root.tag == f"{{{RDF}}}RDF" else root.find(f".//{{{RDF}}}RDF")
-    if rdf is None:
+def _children(parent: Element, uri: str, name: str) -> Iterator[Element]:
+    for node in parent.childNodes:
+        if (node.nodeType == Node.ELEMENT_NODE and node.namespaceURI == uri
+                and node.localName == name):
+            yield node
+
+
+def _descriptions(doc: Document, path: Path) -> list[Element]:
+    rdf = doc.getElementsByTagNameNS(RDF, "RDF")
+    if not rdf:
         raise SidecarError(f"{path.name} has no rdf:RDF element; left untouched")
-    return rdf
+    return list(_children(rdf[0], RDF, "Description"))
 
 
-def _new_packet() -> ET.Element:
-    for prefix, uri in _BASE_PREFIXES.items():
-        ET.register_namespace(prefix, uri)
-    root = ET.Element(f"{{{X}}}xmpmeta", {f"{{{X}}}xmptk": "photo-tagger"})
-    rdf = ET.SubElement(root, f"{{{RDF}}}RDF")
-    ET.SubElement(rdf, f"{{{RDF}}}Description", {f"{{{RDF}}}about": ""})
-    return root
+def _text(element: Element) -> str:
+    return "".join(n.data for n in element.childNodes
+                   if n.nodeType in (Node.TEXT_NODE, Node.CDATA_SECTION_NODE))
 
 
-def _subject_bag(rdf: ET.Element) -> ET.Element:
-    """The rdf:Bag of dc:subject, created in the first rdf:Description when missing."""
-    descriptions = rdf.findall(f"{{{RDF}}}Description")
-    for description in descriptions:
-        subject = description.find(f"{{{DC}}}subject")
-        if subject is not None:
-            container = subject.find(f"{{{RDF}}}Bag")
-            if container is None:
-                container = subject.find(f"{{{RDF}}}Seq")
-            if container is None:
-                container = ET.SubElement(subject, f"{{{RDF}}}Bag")
-            return container
-    if descriptions:
-        description = descriptions[0]
-    else:
-        description = ET.SubElement(rdf, f"{{{RDF}}}Description", {f"{{{RDF}}}about": ""})
-    subject = ET.SubElement(description, f"{{{DC}}}subject")
-    return ET.SubElement(subject, f"{{{RDF}}}Bag")
+def _array(description: Element, uri: str, name: str) -> Element | None:
+    """The rdf:Bag (or rdf:Seq) of property `name`, or None when the property is absent."""
+    for prop in _children(description, uri, name):
+        for kind in ("Bag", "Seq"):
+            for container in _children(prop, RDF, kind):
+                return container
+    return None
+
+
+def _items(container: Element | None) -> list[Element]:
+    return [] if container is None else list(_children(container, RDF, "li"))
 
 
 def read_keywords(path: Path) -> list[str]:
     """The dc:subject keywords of a sidecar, in order (empty when it has none)."""
-    rdf = _rdf_of(_parse(path), path)
-    keywords: list[str] = []
-    for description in rdf.findall(f"{{{RDF}}}Description"):
-        for item in description.iterfind(f"{{{DC}}}subject/*/{{{RDF}}}li"):
-            if item.text:
-                keywords.append(item.text)
-    return keywords
+    doc, _ = _read(path)
+    return [_text(item) for description in _descriptions(doc, path)
+            for item in _items(_array(description, DC, "subject")) if _text(item)]
 
 
-def merge_keywords(path: Path, add: list[str], remove: set[str] | None = None) -> bool:
-    """Add `add` to the sidecar's dc:subject and take out `remove` (tags the user rejected),
-    keeping every other keyword and all other XMP content. Written atomically; an
-    unchanged sidecar is not rewritten. Returns True when the file was written."""
+def read_written_keywords(path: Path) -> list[str]:
+    """The keywords photo-tagger recorded as its own in this sidecar."""
+    doc, _ = _read(path)
+    return [_text(item) for description in _descriptions(doc, path)
+            for item in _items(_array(description, PHOTO_TAGGER, "WrittenKeywords"))]
+
+
+# -- editing the tree in place, so comments, declarations and layout stay --------------------
+def _prefix(element: Element, uri: str) -> str:
+    """The prefix bound to `uri` where `element` is, declared on it when none is."""
+    bound: set[str] = set()
+    node: Node | None = element
+    while node is not None and node.nodeType == Node.ELEMENT_NODE:
+        for name, value in node.attributes.items():
+            if name.startswith("xmlns:"):
+                if value == uri and name[6:] not in bound:
+                    return name[6:]
+                bound.add(name[6:])
+        node = node.parentNode
+    prefix, n = _PREFERRED_PREFIX[uri], 1
+    while prefix in bound:
+        prefix, n = f"{_PREFERRED_PREFIX[uri]}{n}", n + 1
+    element.setAttributeNS(XMLNS, f"xmlns:{prefix}", uri)
+    return prefix
+
+
+def _new(parent: Element, uri: str, name: str) -> Element:
+    return parent.ownerDocument.createElementNS(uri, f"{_prefix(parent, uri)}:{name}")
+
+
+def _leading_space(node: Node) -> str:
+    before = node.previousSibling
+    if before is not None and before.nodeType == Node.TEXT_NODE and not before.data.strip():
+        return before.data
+    return ""
+
+
+def _append(parent: Element, child: Element) -> Element:
+    """Add `child` after the last element of `parent`, indented like its siblings."""
+    doc = parent.ownerDocument
+    first = next((n for n in parent.childNodes if n.nodeType == Node.ELEMENT_NODE), None)
+    outer = _leading_space(parent)
+    outer = outer[outer.rfind("\n"):] if "\n" in outer else ""
+    indent = _leading_space(first) if first is not None else (outer + " " if outer else "")
+    last = parent.lastChild
+    if last is not None and last.nodeType == Node.TEXT_NODE and not last.data.strip():
+        parent.insertBefore(doc.createTextNode(indent), last)
+        parent.insertBefore(child, last)
+    else:
+        if indent:
+            parent.appendChild(doc.createTextNode(indent))
+        parent.appendChild(child)
+        if first is None and outer:
+            parent.appendChild(doc.createTextNode(outer))
+    return child
+
+
+def _remove(child: Element) -> None:
+    parent = child.parentNode
+    if _leading_space(child):
+        parent.removeChild(child.previousSibling)
+    parent.removeChild(child)
+
+
+def _array_for(description: Element, uri: str, name: str) -> Element:
+    container = _array(description, uri, name)
+    if container is None:
+        prop = next(_children(description, uri, name), None)
+        if prop is None:
+            prop = _append(description, _new(description, uri, name))
+        container = _append(prop, _new(prop, RDF, "Bag"))
+    return container
+
+
+def _add_item(container: Element, text: str) -> None:
+    item = _append(container, _new(container, RDF, "li"))
+    item.appendChild(container.ownerDocument.createTextNode(text))
+
+
+def _subject_bag(descriptions: list[Element], rdf_parent: Element) -> Element:
+    """The dc:subject array, created in the first rdf:Description when missing."""
+    for description in descriptions:
+        if next(_children(description, DC, "subject"), None) is not None:
+            return _array_for(description, DC, "subject")
+    if descriptions:
+        return _array_for(descriptions[0], DC, "subject")
+    description = _append(rdf_parent, _new(rdf_parent, RDF, "Description"))
+    description.setAttributeNS(RDF, f"{_prefix(description, RDF)}:about", "")
+    return _array_for(description, DC, "subject")
+
+
+def merge_keywords(path: Path, add: list[str], remove: set[str] | None = None,
+                   remove_foreign: bool = False) -> MergeResult:
+    """Add `add` to the sidecar's dc:subject and take out those of `remove` (tags the user
+    rejected) that photo-tagger itself wrote there; `remove_foreign` takes them out whoever
+    wrote them. The keywords photo-tagger added are recorded in the sidecar under its own
+    schema, which is how a later export tells them from darktable's or digiKam's.
+
+    Everything else in the file stays as it was (comments, namespace declarations, layout).
+    Written atomically, through a symbolic link to its target; an unchanged sidecar is not
+    rewritten.
+    """
     remove = remove or set()
-    root = _parse(path) if path.exists() else _new_packet()
-    bag = _subject_bag(_rdf_of(root, path))
-    items = bag.findall(f"{{{RDF}}}li")
-    present = {item.text for item in items}
-    changed = False
-    for item in items:
-        if item.text in remove:
-            bag.remove(item)
+    existed = path.exists()
+    doc, original = _read(path) if existed else (_parse(_NEW_PACKET.encode(), path), b"")
+    descriptions = _descriptions(doc, path)
+    bag = _subject_bag(descriptions, doc.getElementsByTagNameNS(RDF, "RDF")[0])
+    ours = {_text(item) for item in _record_items(descriptions)}
+    kept: list[str] = []
+    keywords: list[str] = []
+    changed = not existed
+    for item in _items(bag):
+        keyword = _text(item)
+        if keyword in remove and (keyword in ours or remove_foreign):
+            _remove(item)
             changed = True
+        else:
+            if keyword in remove:
+                kept.append(keyword)
+            keywords.append(keyword)
     for keyword in add:
-        if keyword not in present and keyword not in remove:
-            ET.SubElement(bag, f"{{{RDF}}}li").text = keyword
-            present.add(keyword)
+        if keyword not in keywords and keyword not in remove:
+            _add_item(bag, keyword)
+            keywords.append(keyword)
+            ours.add(keyword)
             changed = True
-    if not changed and path.exists():
+    if _update_record(descriptions, bag, [k for k in keywords if k in ours]):
+        changed = True
+    if not changed:
+        return MergeResult(False, kept)
+    _write_atomically(path, _serialise(doc, original))
+    return MergeResult(True, kept)
+
+
+def _record_items(descriptions: list[Element]) -> list[Element]:
+    # Any rdf:Description may hold it: exiftool, for one, gives each schema its own.
+    return [item for description in descriptions
+            for item in _items(_array(description, PHOTO_TAGGER, "WrittenKeywords"))]
+
+
+def _update_record(descriptions: list[Element], bag: Element, written: list[str]) -> bool:
+    """Make the record list exactly `written`: our keywords still in dc:subject. Returns
+    True when it changed."""
+    if [_text(item) for item in _record_items(descriptions)] == written:
         return False
-    ET.indent(root, space=" ")
-    text = _PACKET_BEGIN + ET.tostring(root, encoding="unicode") + _PACKET_END
-    _write_atomically(path, text.encode("utf-8"))
+    home = bag.parentNode.parentNode  # the rdf:Description of dc:subject, unless one has it
+    for description in descriptions:
+        for prop in list(_children(description, PHOTO_TAGGER, "WrittenKeywords")):
+            home = description
+            _remove(prop)
+    if written:
+        array = _array_for(home, PHOTO_TAGGER, "WrittenKeywords")
+        for keyword in written:
+            _add_item(array, keyword)
     return True
 
 
+# -- writing ------------------------------------------------------------------------------
+def _escape_text(text: str) -> str:
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("\r", "&#13;"))
+
+
+def _escape_attribute(text: str) -> str:
+    # Newlines and tabs as references: written raw, a parser would read them back as spaces.
+    return (_escape_text(text).replace('"', "&quot;").replace("\n", "&#10;")
+            .replace("\t", "&#9;"))
+
+
+def _write_node(node: Node, out: list[str]) -> None:
+    kind = node.nodeType
+    if kind == Node.ELEMENT_NODE:
+        out.append("<" + node.tagName)
+        for name, value in node.attributes.items():
+            out.append(f' {name}="{_escape_attribute(value)}"')
+        if not node.childNodes:
+            out.append("/>")
+            return
+        out.append(">")
+        for child in node.childNodes:
+            _write_node(child, out)
+        out.append(f"</{node.tagName}>")
+    elif kind == Node.TEXT_NODE:
+        out.append(_escape_text(node.data))
+    elif kind == Node.CDATA_SECTION_NODE:
+        out.append(f"<![CDATA[{node.data}]]>")
+    elif kind == Node.COMMENT_NODE:
+        out.append(f"<!--{node.data}-->")
+    elif kind == Node.PROCESSING_INSTRUCTION_NODE:
+        out.append(f"<?{node.target} {node.data}?>" if node.data else f"<?{node.target}?>")
+
+
+def _serialise(doc: Document, original: bytes) -> bytes:
+    """The document as UTF-8, with an XML declaration when the original had one."""
+    parts: list[str] = []
+    if original.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"<?xml "):
+        parts.append('<?xml version="1.0" encoding="UTF-8"?>\n')
+    for node in doc.childNodes:
+        _write_node(node, parts)
+        parts.append("\n")  # the parser keeps no white space outside the root element
+    return "".join(parts).encode("utf-8")
+
+
 def _write_atomically(path: Path, data: bytes) -> None:
-    # A crash leaves the old sidecar or the new one, never half of one.
+    # A crash leaves the old sidecar or the new one, never half of one. A symbolic link
+    # stays one: the file it points to is the one replaced.
+    target = Path(os.path.realpath(path))
     try:
-        handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                                        dir=target.parent)
     except OSError as exc:
-        raise SidecarError(f"cannot write in {path.parent}: {exc.strerror or exc}") from exc
+        raise SidecarError(f"cannot write in {target.parent}: {exc.strerror or exc}") from exc
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
-        if path.exists():
-            os.chmod(temp, path.stat().st_mode & 0o7777)
+        if target.exists():
+            os.chmod(temp, target.stat().st_mode & 0o7777)
         else:
             os.chmod(temp, 0o644)
-        os.replace(temp, path)
+        os.replace(temp, target)
     except OSError as exc:
         Path(temp).unlink(missing_ok=True)
         raise SidecarError(f"cannot write {path.name}: {exc.strerror or exc}") from exc
 
 
-def export_xmp(library: Library, folder: Path | None = None) -> ExportSummary:
-    """Write every indexed photo's tags (under `folder`, or all) into its sidecar: tags
-    present (automatic at or above threshold, and manual) are added, tags the user removed
-    by hand are taken out; nothing else in the sidecar changes."""
+def export_xmp(library: Library, folder: Path | None = None,
+               remove_rejected: bool = False) -> ExportSummary:
+    """Write every indexed photo's tags (under `folder`, or all) into its sidecar.
+
+    Tags present (automatic at or above threshold, and manual) are added. Tags the user
+    removed by hand are taken out where photo-tagger wrote them; keywords another app
+    wrote stay unless `remove_rejected` is set. Nothing else in the sidecar changes.
+    """
     summary = ExportSummary()
     if folder is not None:
         photos = list(library.photos_under(str(Path(folder).resolve())).values())
     else:
         photos = [p for p in library.photos_by_ids(
             [r[0] for r in library.conn.execute("SELECT id FROM photos")]).values()]
+    listings: dict[Path, list[str]] = {}  # each folder listed once, not once per photo
     for photo in sorted(photos, key=lambda p: p.path):
         if photo.status != "indexed":
             continue
@@ -187,17 +399,29 @@ def export_xmp(library: Library, folder: Path | None = None) -> ExportSummary:
         present = [tag for tag, rejected in rows if not rejected]
         rejected = {tag for tag, rejected in rows if rejected}
         image = Path(photo.path)
-        sidecar = sidecar_path(image)
-        if not present and not (rejected and sidecar.exists()):
-            continue  # nothing to say: no empty sidecars beside untagged photos
+        if not present and not rejected:
+            continue
         if not image.exists():
-            summary.failed.append((photo.path, "the photo is no longer on disk"))
+            if present:
+                summary.failed.append((photo.path, "the photo is no longer on disk"))
             continue
         try:
-            if merge_keywords(sidecar, present, rejected):
-                summary.written += 1
-            else:
-                summary.unchanged += 1
+            if image.parent not in listings:
+                listings[image.parent] = os.listdir(image.parent)
+        except OSError as exc:
+            summary.failed.append((photo.path, f"cannot list its folder: {exc.strerror}"))
+            continue
+        sidecar = sidecar_path(image, listings[image.parent])
+        if not present and not sidecar.exists():
+            continue  # nothing to say: no empty sidecars beside untagged photos
+        try:
+            result = merge_keywords(sidecar, present, rejected, remove_rejected)
         except SidecarError as exc:
             summary.failed.append((photo.path, str(exc)))
+            continue
+        summary.kept_foreign += len(result.kept_foreign)
+        if result.written:
+            summary.written += 1
+        else:
+            summary.unchanged += 1
     return summary
