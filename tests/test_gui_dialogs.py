@@ -130,7 +130,7 @@ def test_a_folder_dropped_on_the_window_is_added(qtbot, isolated_home: Path,
 
 def test_labels_editor_live_count_and_retag(qtbot, indexed) -> None:
     win = indexed
-    editor = LabelsEditor(win)
+    editor = LabelsEditor(win.context, win)
     qtbot.addWidget(editor)
     editor.show()
     assert editor.model.rowCount() > 0  # the default labels
@@ -168,7 +168,7 @@ def test_duplicates_are_grouped_and_removal_keeps_the_file(qtbot, indexed) -> No
     copy = win.test_folder / "red copy.png"
     shutil.copy(win.test_folder / "red.png", copy)
     qtbot.waitUntil(lambda: win.photos.rowCount() == 4, timeout=WAIT)
-    dialog = DuplicatesDialog(win)
+    dialog = DuplicatesDialog(win.context, win)
     qtbot.addWidget(dialog)
     dialog.show()
     # The tiny random model finds every photo alike; exact copies stand out at 0.9999.
@@ -185,7 +185,7 @@ def test_duplicates_are_grouped_and_removal_keeps_the_file(qtbot, indexed) -> No
 
 def test_settings_apply_thumbnail_size_and_polling(qtbot, indexed) -> None:
     win = indexed
-    dialog = SettingsDialog(win)
+    dialog = SettingsDialog(win.context, win)
     qtbot.addWidget(dialog)
     assert dialog.model_box.count() >= 15  # every known checkpoint, plus the tiny local one
     dialog.thumb.setValue(220)
