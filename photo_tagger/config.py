@@ -20,6 +20,9 @@ BATCH_SIZE = 8
 DECODE_AHEAD = 16
 # Larger files are not read ahead into memory (their decoder reads them).
 READ_AHEAD_MAX_BYTES = 64 * 1024 * 1024
+# The window's on-disk thumbnail cache; the least recently used files go at start-up
+# beyond this (a 320 px thumbnail is ~20 KB: room for about 100k photos and some previews).
+THUMBNAIL_CACHE_MAX_BYTES = 2 * 1024 * 1024 * 1024
 
 # The SigLIP 2 checkpoints offered in the settings, with rough size and CPU speed hints.
 KNOWN_MODELS: dict[str, str] = {

@@ -130,7 +130,7 @@ def test_a_folder_dropped_on_the_window_is_added(qtbot, isolated_home: Path,
 
 def test_labels_editor_live_count_and_retag(qtbot, indexed) -> None:
     win = indexed
-    editor = LabelsEditor(win)
+    editor = LabelsEditor(win.context, win)
     qtbot.addWidget(editor)
     editor.show()
     assert editor.model.rowCount() > 0  # the default labels
@@ -168,7 +168,7 @@ def test_duplicates_are_grouped_and_removal_keeps_the_file(qtbot, indexed) -> No
     copy = win.test_folder / "red copy.png"
     shutil.copy(win.test_folder / "red.png", copy)
     qtbot.waitUntil(lambda: win.photos.rowCount() == 4, timeout=WAIT)
-    dialog = DuplicatesDialog(win)
+    dialog = DuplicatesDialog(win.context, win)
     qtbot.addWidget(dialog)
     dialog.show()
     # The tiny random model finds every photo alike; exact copies stand out at 0.9999.
@@ -185,7 +185,7 @@ def test_duplicates_are_grouped_and_removal_keeps_the_file(qtbot, indexed) -> No
 
 def test_settings_apply_thumbnail_size_and_polling(qtbot, indexed) -> None:
     win = indexed
-    dialog = SettingsDialog(win)
+    dialog = SettingsDialog(win.context, win)
     qtbot.addWidget(dialog)
     assert dialog.model_box.count() >= 15  # every known checkpoint, plus the tiny local one
     dialog.thumb.setValue(220)
@@ -195,3 +195,31 @@ def test_settings_apply_thumbnail_size_and_polling(qtbot, indexed) -> None:
     folder = str(win.test_folder.resolve())
     qtbot.waitUntil(lambda: win.bridge.service.watched_folders().get(folder) is True,
                     timeout=WAIT)
+
+
+def test_the_editors_live_count_is_what_tagging_then_writes(library, fixres_model: Path,
+                                                            fixres_embedder,
+                                                            tmp_path: Path) -> None:
+    from photo_tagger.config import DEFAULT_TEMPLATE
+    from photo_tagger.core import labels as label_api
+    from photo_tagger.core import tagger
+    from photo_tagger.core.indexer import Indexer
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name, colour in (("red", (220, 30, 30)), ("blue", (30, 30, 220)),
+                         ("green", (30, 200, 40))):
+        solid(folder / f"{name}.png", colour)
+    Indexer(library, str(fixres_model), lambda _: fixres_embedder).index_folders([folder])
+    _, vectors = library.all_vectors()
+    text = fixres_embedder.embed_texts([DEFAULT_TEMPLATE.replace("{label}", "sunset")])[0]
+    scores = sorted(tagger.probability(vectors @ text, fixres_embedder.logit_scale,
+                                       fixres_embedder.logit_bias).tolist())
+    assert scores[0] < scores[1]
+    threshold = (scores[0] + scores[1]) / 2  # between two photos: two reach it
+
+    assert tagger.would_tag(library, fixres_embedder, "sunset", DEFAULT_TEMPLATE,
+                            threshold) == (2, 3)
+    label_api.add_label(library, "sunset", threshold=threshold)
+    label_api.retag(library, lambda _=None: fixres_embedder)
+    assert library.tag_counts().get("sunset") == 2

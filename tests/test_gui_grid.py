@@ -89,15 +89,15 @@ def test_the_grid_only_asks_for_visible_thumbnails(qtbot, isolated_home: Path) -
         model.set_results([SearchResult(i, f"/nowhere/{i:06d}.jpg", 0.0)
                            for i in range(100_000)])
         qtbot.waitExposed(grid)
-        qtbot.waitUntil(lambda: len(loader._pending) + len(loader._broken) > 0)
-        asked = len(loader._pending) + len(loader._broken)
+        qtbot.waitUntil(lambda: loader.asked_count() > 0)
+        asked = loader.asked_count()
         assert asked < 200  # a screenful, not 100k
         # The layout goes on in slices between events; the last row gets a place in time.
         last = model.index(99_999, 0)
         qtbot.waitUntil(lambda: grid.visualRect(last).isValid(), timeout=10_000)
         grid.scrollToBottom()
         qtbot.waitUntil(lambda: loader.is_broken("/nowhere/099999.jpg", 320), timeout=10_000)
-        assert len(loader._pending) + len(loader._broken) < 400
+        assert loader.asked_count() < 400
     finally:
         loader.shutdown()
 

@@ -179,12 +179,12 @@ def test_ctrl_f_focuses_the_search_box(qtbot, window) -> None:
 def test_status_bar_shows_rate_and_time_left(window) -> None:
     from photo_tagger.core.indexer import IndexProgress
 
-    window._progress(IndexProgress("index", 5, 20, "/photos/a.jpg", 2.5))
+    window.show_progress(IndexProgress("index", 5, 20, "/photos/a.jpg", 2.5))
     assert window.progress_bar.isVisible()
     assert window.progress_bar.format() == "5 / 20"
     text = window.state_label.text()
     assert "2.5 photos/s" in text and "about 6 s left" in text and "a.jpg" in text
-    window._progress(IndexProgress("done", 20, 20, None, 2.5))
+    window.show_progress(IndexProgress("done", 20, 20, None, 2.5))
     assert not window.progress_bar.isVisible()
 
 
@@ -199,7 +199,7 @@ def test_a_tag_in_the_sidebar_combines_with_the_query(qtbot, window, tmp_path: P
     qtbot.waitUntil(lambda: window.tags.row_of("Lieblingsfoto") is not None, timeout=WAIT)
     row = window.tags.row_of("Lieblingsfoto")
     window.tag_view.setCurrentIndex(window.tags.index(row, 0))
-    window._filter_changed()
+    window.apply_filters()
     qtbot.waitUntil(lambda: window.photos.rowCount() == 1, timeout=WAIT)
     window.search.setText("blue")
     window.run_query()
@@ -218,8 +218,9 @@ def test_a_refresh_while_indexing_keeps_the_users_place(qtbot, window, tmp_path:
                                                         ) -> None:
     window.add_folder(make_photos(tmp_path / "photos"))
     qtbot.waitUntil(lambda: window.photos.rowCount() == 3, timeout=WAIT)
-    window._refresh_timer.timeout.disconnect()  # the real listing must not replace ours
-    window._request += 1  # what follows stands in for listings of a big library
+    window.refresh_timer.timeout.disconnect()  # the real listing must not replace ours
+    # What follows stands in for listings of a big library.
+    listing = window.browse.query(window.filters())
     grid = window.grid
 
     def in_top_line(path: str) -> bool:
@@ -228,25 +229,25 @@ def test_a_refresh_while_indexing_keeps_the_users_place(qtbot, window, tmp_path:
         return 0 <= top < grid.gridSize().height()
 
     rows = [SearchResult(i + 1, f"/nowhere/{i:06d}.jpg", 1.0) for i in range(20_000)]
-    window._show_results(window._request, rows, None)
+    window.show_results(listing.request, rows, None)
     grid.bring_into_view(12_000, grid.ScrollHint.PositionAtTop)
     qtbot.waitUntil(lambda: grid.first_visible_path() == "/nowhere/012000.jpg")
     # New photos arrive above: the refreshed listing has them first.
     refreshed = [SearchResult(-i, f"/nowhere/new{i}.jpg", 1.0) for i in range(50)] + rows
-    window._refresh_request = window._request
-    window._show_results(window._request, refreshed, None)
+    refresh = window.browse.query(window.filters(), refresh=True)
+    window.show_results(refresh.request, refreshed, None)
     qtbot.waitUntil(lambda: in_top_line("/nowhere/012000.jpg"))
     # A new search, by contrast, starts at the top.
-    window._request += 1
-    window._show_results(window._request, rows, None)
+    search = window.browse.query(window.filters())
+    window.show_results(search.request, rows, None)
     qtbot.waitUntil(lambda: grid.first_visible_path() == "/nowhere/000000.jpg")
 
 
 def test_changes_streaming_in_while_indexing_still_refresh_the_grid(qtbot, window) -> None:
-    before = window._refresh_request
+    before = window.browse.refresh_request
     refreshed_while_streaming = []
     for _ in range(20):  # a change every 100 ms for 2 s, like a long indexing run
         window.bridge.library_changed.emit()
         qtbot.wait(100)
-        refreshed_while_streaming.append(window._refresh_request != before)
+        refreshed_while_streaming.append(window.browse.refresh_request != before)
     assert any(refreshed_while_streaming)

@@ -137,8 +137,8 @@ def main() -> int:
 
         # A tag chosen in the sidebar, combined with the query box.
         window.tag_view.setCurrentIndex(window.tags.index(window.tags.row_of("sunset"), 0))
-        window._last_tag = "sunset"
-        window._filter_changed()
+        window.browse.click_tag("sunset")
+        window.apply_filters()
         wait_until(lambda: window.photos.rowCount() == len(kinds["sunset"]))
         wait_until(lambda: thumbnails_done(window))
         save(window, "tag-filter")
@@ -151,7 +151,7 @@ def main() -> int:
         save(viewer, "viewer")
         viewer.close()
 
-        editor = LabelsEditor(window)
+        editor = LabelsEditor(window.context, window)
         editor.resize(900, 560)
         editor.show()
         editor.table.selectRow(editor.model.row_of("Sonnenuntergang"))
@@ -159,7 +159,7 @@ def main() -> int:
         save(editor, "labels")
         editor.close()
 
-        dupes = DuplicatesDialog(window)
+        dupes = DuplicatesDialog(window.context, window)
         dupes.resize(1000, 560)
         dupes.threshold.setValue(0.9999)
         dupes.show()
@@ -170,7 +170,7 @@ def main() -> int:
         save(dupes, "duplicates")
         dupes.close()
 
-        settings = SettingsDialog(window)
+        settings = SettingsDialog(window.context, window)
         settings.show()
         save(settings, "settings")
         settings.close()

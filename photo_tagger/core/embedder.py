@@ -245,9 +245,10 @@ class Embedder:
 
     # -- scores -------------------------------------------------------------------------
     def sigmoid_scores(self, image_vectors: np.ndarray, text_vectors: np.ndarray) -> np.ndarray:
-        """SigLIP probabilities: sigmoid(scale·cos + bias) per (image, text), multi-label."""
-        logits = image_vectors @ text_vectors.T * self.logit_scale + self.logit_bias
-        return 1.0 / (1.0 + np.exp(-logits))
+        """SigLIP probabilities per (image, text), multi-label: `tagger.probability`."""
+        from photo_tagger.core.tagger import probability  # tagger imports this module
+
+        return probability(image_vectors @ text_vectors.T, self.logit_scale, self.logit_bias)
 
     @staticmethod
     def _normalise(output: Any) -> np.ndarray:

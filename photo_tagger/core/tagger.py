@@ -39,11 +39,44 @@ class LabelMatrix:
         return sorted({label.tag for label in self.labels})
 
     def scores(self, image_vectors: np.ndarray) -> np.ndarray:
-        """sigmoid(scale·cos + bias) for every (photo, label): each label on its own."""
-        logits = np.asarray(image_vectors, dtype=np.float32) @ self.vectors.T
-        logits = logits * np.float32(self.scale) + np.float32(self.bias)
-        with np.errstate(over="ignore"):  # exp(large) → inf → score 0, which is right
-            return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+        """The probability of every (photo, label): each label on its own."""
+        cosines = np.asarray(image_vectors, dtype=np.float32) @ self.vectors.T
+        return probability(cosines, self.scale, self.bias).astype(np.float32)
+
+
+def logits(cosines: np.ndarray, scale: float, bias: float, *, in_place: bool = False
+           ) -> np.ndarray:
+    """SigLIP's logit, `scale·cos + bias`, per (image, text). `in_place` reuses a float32
+    array the caller owns (a fresh matrix product), so 100k × 100 scores allocate nothing.
+
+    Args:
+        cosines: cosine similarities of unit image and text vectors, any shape.
+        scale: the model's `logit_scale` (already exponentiated).
+        bias: the model's `logit_bias`.
+    """
+    if not in_place:
+        cosines = np.array(cosines, dtype=np.float32)
+    cosines *= np.float32(scale)
+    cosines += np.float32(bias)
+    return cosines
+
+
+def sigmoid(values: np.ndarray) -> np.ndarray:
+    """1 / (1 + e^-x); a large negative logit gives 0 without a warning."""
+    with np.errstate(over="ignore"):  # exp(large) → inf → score 0, which is right
+        return 1.0 / (1.0 + np.exp(-values))
+
+
+def probability(cosines: np.ndarray, scale: float, bias: float) -> np.ndarray:
+    """SigLIP's probability that a text describes an image: `sigmoid(scale·cos + bias)`,
+    each pair on its own (multi-label, never a softmax). The one place this formula lives.
+
+    Args:
+        cosines: cosine similarities of unit image and text vectors, any shape.
+        scale: the model's `logit_scale` (already exponentiated).
+        bias: the model's `logit_bias`.
+    """
+    return sigmoid(logits(cosines, scale, bias))
 
 
 def seed_default_labels(library: Library) -> None:
@@ -137,17 +170,16 @@ def tag_rows(matrix: LabelMatrix, photo_ids: Sequence[int], image_vectors: np.nd
         return []
     # Compare in logit space (sigmoid is monotonic) and take the sigmoid of the few passing
     # entries only: the matrix product is then nearly all the work.
-    logits = np.asarray(image_vectors, dtype=np.float32) @ matrix.vectors.T
-    logits *= np.float32(matrix.scale)
-    logits += np.float32(matrix.bias)
-    logits[logits < _logit(matrix.thresholds)] = -np.inf
+    passing = logits(np.asarray(image_vectors, dtype=np.float32) @ matrix.vectors.T,
+                     matrix.scale, matrix.bias, in_place=True)
+    passing[passing < _logit(matrix.thresholds)] = -np.inf
     # Synonyms: a tag's logit is the best of its labels' (one reduceat over sorted columns).
     tags = matrix.tags
     column_tag = np.array([tags.index(label.tag) for label in matrix.labels])
     order = np.argsort(column_tag, kind="stable")
     starts = np.searchsorted(column_tag[order], np.arange(len(tags)))
-    per_tag = logits if len(tags) == len(matrix.labels) and np.all(order == np.arange(
-        len(order))) else np.maximum.reduceat(logits[:, order], starts, axis=1)
+    per_tag = passing if len(tags) == len(matrix.labels) and np.all(order == np.arange(
+        len(order))) else np.maximum.reduceat(passing[:, order], starts, axis=1)
     if allowed:
         # Few folders, so few distinct permissions: mask whole groups of rows at once.
         groups: dict[frozenset[str], list[int]] = {}
@@ -160,7 +192,7 @@ def tag_rows(matrix: LabelMatrix, photo_ids: Sequence[int], image_vectors: np.nd
             per_tag[np.ix_(rows, blocked)] = -np.inf
     rows, cols = np.nonzero(np.isfinite(per_tag))
     ids = np.asarray(photo_ids, dtype=np.int64)[rows].tolist()
-    values = (1.0 / (1.0 + np.exp(-per_tag[rows, cols].astype(np.float64)))).tolist()
+    values = sigmoid(per_tag[rows, cols].astype(np.float64)).tolist()
     return [(p, tags[c], s) for p, c, s in zip(ids, cols.tolist(), values, strict=True)]
 
 
@@ -234,6 +266,19 @@ def retag_if_needed(library: Library, matrix: Callable[[], LabelMatrix]) -> int 
             library.conn.execute("DELETE FROM meta WHERE key = ?", (RETAG_NEEDED,))
         return None
     return retag_library(library, matrix())
+
+
+def would_tag(library: Library, embedder: Embedder, name: str, template: str,
+              threshold: float) -> tuple[int, int]:
+    """How many indexed photos a label would tag at `threshold`, and how many there are: the
+    labels editor's live count. Reads the stored vectors (kept in memory per generation by
+    the library), never the images; needs the model for the label's text vector."""
+    _, vectors = library.all_vectors()
+    if len(vectors) == 0:
+        return 0, 0
+    text = embedder.embed_text_cached(prompt_for(Label(0, name, name, template, threshold)))
+    scores = probability(vectors @ text, embedder.logit_scale, embedder.logit_bias)
+    return int((scores >= threshold).sum()), len(vectors)
 
 
 def label_scores(matrix: LabelMatrix, image_vector: np.ndarray) -> list[tuple[Label, float]]:

@@ -18,16 +18,17 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QVBoxLayout,
+    QWidget,
 )
 
 from photo_tagger.core.search import Searcher, SearchResult
 from photo_tagger.core.store import Library
+from photo_tagger.gui.context import WindowContext
 from photo_tagger.gui.models import DuplicateGroupModel, PhotoListModel
 from photo_tagger.gui.widgets import PhotoGrid
 
 if TYPE_CHECKING:
     from photo_tagger.core.indexer import Indexer
-    from photo_tagger.gui.main_window import MainWindow
 
 DEFAULT_DUPLICATE_THRESHOLD = 0.95
 
@@ -52,10 +53,10 @@ def move_to_trash(path: str) -> str | None:
 class DuplicatesDialog(QDialog):
     """Finds groups on the service thread and shows the chosen group's photos side by side."""
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window_ = window
-        self.bridge = window.bridge
+    def __init__(self, context: WindowContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.bridge = context.bridge
         self.setWindowTitle("Duplicates")
         self.resize(1000, 620)
         self._request = 0
@@ -82,7 +83,7 @@ class DuplicatesDialog(QDialog):
         self.group_view = QListView(splitter)
         self.group_view.setModel(self.groups)
         self.group_view.setUniformItemSizes(True)
-        self.members = PhotoListModel(window.loader, self)
+        self.members = PhotoListModel(context.thumbnails, self)
         self.member_view = PhotoGrid(splitter, 220)
         self.member_view.setModel(self.members)
         splitter.addWidget(self.group_view)
@@ -143,7 +144,7 @@ class DuplicatesDialog(QDialog):
         if index.isValid():
             from photo_tagger.gui.viewer import PhotoViewer
 
-            viewer = PhotoViewer(self.window_, self.members, index.row())
+            viewer = PhotoViewer(self.context, self.members, index.row(), self)
             viewer.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             viewer.show()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from PySide6.QtCore import QItemSelection, Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -30,48 +29,27 @@ from PySide6.QtWidgets import (
 from photo_tagger.config import DEFAULT_TEMPLATE, DEFAULT_THRESHOLD
 from photo_tagger.core import labels as label_api
 from photo_tagger.core import tagger
-from photo_tagger.core.store import Label, Library
+from photo_tagger.core.store import Library
+from photo_tagger.gui.context import WindowContext
 from photo_tagger.gui.models import LabelTableModel
 
 if TYPE_CHECKING:
     from photo_tagger.core.indexer import Indexer
-    from photo_tagger.gui.main_window import MainWindow
 
 SLIDER_STEPS = 1000
 COUNT_DEBOUNCE_MS = 150
 
 
-def count_tagged(library: Library, indexer: Indexer, name: str, template: str,
-                 threshold: float, cache: dict[str, Any]) -> tuple[int, int]:
-    """(photos whose score for this label reaches `threshold`, indexed photos); runs on the
-    service thread with the model and the stored vectors, the images are not read."""
-    embedder = indexer.embedder
-    generation = library.vectors_generation()
-    if cache.get("generation") != generation:
-        cache["vectors"] = library.all_vectors()[1]
-        cache["generation"] = generation
-    vectors: np.ndarray = cache["vectors"]
-    if len(vectors) == 0:
-        return 0, 0
-    prompt = tagger.prompt_for(Label(0, name, name, template, threshold))
-    text = embedder.embed_text_cached(prompt)
-    logits = vectors @ text * np.float32(embedder.logit_scale) + np.float32(embedder.logit_bias)
-    with np.errstate(over="ignore"):
-        scores = 1.0 / (1.0 + np.exp(-logits))
-    return int((scores >= threshold).sum()), len(vectors)
-
-
 class LabelsEditor(QDialog):
     """Edits labels through the service; every saved change re-tags the library."""
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window_ = window
-        self.bridge = window.bridge
+    def __init__(self, context: WindowContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.bridge = context.bridge
         self.setWindowTitle("Labels")
         self.resize(820, 540)
         self._count_request = 0
-        self._vector_cache: dict[str, Any] = {}
         outer = QVBoxLayout(self)
         layout = QHBoxLayout()
         outer.addLayout(layout, 1)
@@ -171,7 +149,7 @@ class LabelsEditor(QDialog):
 
     # -- data ---------------------------------------------------------------------------
     def reload(self, select: str | None = None) -> None:
-        labels = label_api.list_labels(self.window_.reader)
+        labels = label_api.list_labels(self.context.reader)
         self.model.set_labels(labels)
         current = self.group_box.currentText()
         self.group_box.clear()
@@ -240,10 +218,9 @@ class LabelsEditor(QDialog):
         request = self._count_request
         template = self.template_edit.text().strip() or DEFAULT_TEMPLATE
         threshold = self.threshold()
-        cache = self._vector_cache
 
         def job(library: Library, indexer: Indexer) -> tuple[int, int]:
-            return count_tagged(library, indexer, name, template, threshold, cache)
+            return tagger.would_tag(library, indexer.embedder, name, template, threshold)
 
         def show(result: tuple[int, int] | None, error: BaseException | None) -> None:
             if request != self._count_request:
@@ -317,6 +294,6 @@ class LabelsEditor(QDialog):
                 text += " " + result.message
             self.message.setText(text)
             self.reload(select)
-            self.window_.refresh_sidebar()
+            self.context.library_edited()
 
         self.bridge.submit(job, finished)

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QModelIndex, QPoint, QSettings, QSize, Qt, QTimer, QUrl
+from PySide6.QtCore import QByteArray, QModelIndex, QPoint, QSettings, Qt, QTimer, QUrl
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -40,11 +40,20 @@ from PySide6.QtWidgets import (
 )
 
 from photo_tagger.config import DEMO_MODEL_NAME
-from photo_tagger.core import labels as label_api
+from photo_tagger.core.browse import (
+    BrowseController,
+    Filters,
+    Listing,
+    Query,
+    SidebarCounts,
+    SimilarSearch,
+    TextSearch,
+)
 from photo_tagger.core.indexer import IndexProgress
 from photo_tagger.core.search import SearchResult, format_tag_filter
 from photo_tagger.core.store import Library
 from photo_tagger.gui.bridge import ServiceBridge
+from photo_tagger.gui.context import WindowContext
 from photo_tagger.gui.icons import app_icon
 from photo_tagger.gui.models import (
     KeyRole,
@@ -55,13 +64,13 @@ from photo_tagger.gui.models import (
     SidebarListModel,
     folder_entries,
 )
+from photo_tagger.gui.panels import ModelBanner, WelcomePage
 from photo_tagger.gui.thumbnails import ThumbnailLoader
 from photo_tagger.gui.widgets import PhotoGrid, SearchField, SidebarDelegate, dropped_paths
 from photo_tagger.paths import library_path, thumbnail_dir
 
 log = logging.getLogger(__name__)
 
-SEARCH_LIMIT = 1000
 SEARCH_DEBOUNCE_MS = 300
 REFRESH_DEBOUNCE_MS = 700
 # While indexing, a big listing refreshes less often: each refresh rebuilds every row.
@@ -87,107 +96,6 @@ def human_duration(seconds: float) -> str:
     return f"{seconds // 3600:.0f} h {(seconds % 3600) // 60:.0f} min"
 
 
-def sidebar_snapshot(library: Library) -> tuple[Any, ...]:
-    """What the sidebar shows: folders, photos per folder, status counts, tag counts."""
-    return (library.folders(), library.folder_photo_counts(), library.status_counts(),
-            library.tag_counts())
-
-
-class WelcomePage(QWidget):
-    """First run: what the app does, and the one thing to do — add a folder."""
-
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.setObjectName("welcome")
-        layout = QVBoxLayout(self)
-        layout.addStretch(2)
-        logo = QLabel(self)
-        logo.setPixmap(app_icon().pixmap(QSize(96, 96)))
-        logo.setAlignment(Qt.AlignmentFlag.AlignHCenter)
-        layout.addWidget(logo)
-        title = QLabel("Welcome to Photo Tagger", self)
-        title.setObjectName("welcomeTitle")
-        title.setAlignment(Qt.AlignmentFlag.AlignHCenter)
-        layout.addWidget(title)
-        text = QLabel(
-            "Search your photos by what is in them — in any language — and let them tag "
-            "themselves.<br>Everything runs on this computer; nothing is uploaded.<br><br>"
-            "Add the folders that hold your photos, or drop them onto this window. "
-            "New photos are picked up as they arrive.", self)
-        text.setWordWrap(True)
-        text.setAlignment(Qt.AlignmentFlag.AlignHCenter)
-        text.setMaximumWidth(560)
-        text.setMinimumWidth(520)
-        text.setObjectName("welcomeText")
-        row = QHBoxLayout()
-        row.addStretch(1)
-        row.addWidget(text)
-        row.addStretch(1)
-        layout.addLayout(row)
-        self.add_button = QPushButton("Add a photo folder…", self)
-        self.add_button.setObjectName("primaryButton")
-        self.add_button.setDefault(True)
-        self.add_button.setMinimumHeight(40)
-        self.add_button.clicked.connect(window.choose_folder)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.add_button)
-        buttons.addStretch(1)
-        layout.addSpacing(12)
-        layout.addLayout(buttons)
-        hint = QLabel("Photos stay where they are: the app only reads them.", self)
-        hint.setObjectName("mutedText")
-        hint.setAlignment(Qt.AlignmentFlag.AlignHCenter)
-        layout.addWidget(hint)
-        layout.addStretch(3)
-
-
-class ModelBanner(QFrame):
-    """Explains a missing model (or shows its download) with the ways out."""
-
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.setObjectName("modelBanner")
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(14, 10, 14, 10)
-        self.message = QLabel(self)
-        self.message.setWordWrap(True)
-        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(self.message, 1)
-        self.progress = QProgressBar(self)
-        self.progress.setMaximumWidth(220)
-        self.progress.hide()
-        layout.addWidget(self.progress)
-        self.choose_button = QPushButton("Choose model folder…", self)
-        self.choose_button.clicked.connect(window.choose_model_folder)
-        layout.addWidget(self.choose_button)
-        self.demo_button = QPushButton("Use demo model", self)
-        self.demo_button.setToolTip("A small model trained on coloured shapes; works offline. "
-                                    "Good for trying the app, not for real photos.")
-        self.demo_button.clicked.connect(lambda: window.use_model(DEMO_MODEL_NAME))
-        layout.addWidget(self.demo_button)
-        self.hide()
-
-    def show_failure(self, message: str) -> None:
-        self.progress.hide()
-        self.choose_button.show()
-        self.demo_button.show()
-        self.message.setText(
-            "<b>The search model is not available.</b> Folders are still watched and photos "
-            f"are listed; search and tags start once a model is chosen.<br>{message}")
-        self.show()
-
-    def show_download(self, done: int, total: int) -> None:
-        self.choose_button.hide()
-        self.demo_button.hide()
-        self.progress.show()
-        self.progress.setRange(0, max(1, total // 1024))
-        self.progress.setValue(done // 1024)
-        self.message.setText(f"<b>Downloading the model</b> — {done / 1e6:,.0f} of "
-                             f"{total / 1e6:,.0f} MB. You can add folders meanwhile.")
-        self.show()
-
-
 class MainWindow(QMainWindow):
     """The library browser."""
 
@@ -198,11 +106,9 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.reader = Library(library_path(home))  # small reads only; writes go to the service
         self._closed = False
-        self._request = 0  # drops answers to searches replaced since
-        self._refresh_request = -1  # the listing asked for by a refresh, which keeps its place
+        self.browse = BrowseController()  # what to list, and which answers still count
         self._pending_count = 0  # from the last sidebar counts: no GROUP BY on this thread
         self.known_tags: list[str] = []  # likewise, for the tag completers
-        self._similar_to: int | Path | None = None
         self._progress_seen = 0.0
         self.setWindowTitle("Photo Tagger")
         self.setWindowIcon(app_icon())
@@ -213,6 +119,11 @@ class MainWindow(QMainWindow):
         self.photos = PhotoListModel(self.loader, self)
         self.folders = SidebarListModel(self)
         self.tags = SidebarListModel(self)
+        self.context = WindowContext(
+            reader=self.reader, bridge=bridge, thumbnails=self.loader, settings=settings,
+            known_tags=lambda: self.known_tags, thumb_size=lambda: self.thumb_size,
+            set_thumb_size=self.set_thumb_size, use_model=self.use_model,
+            find_similar=self.find_similar, library_edited=self.refresh_sidebar)
         self._build()
         self._build_actions()
         self._connect()
@@ -250,10 +161,13 @@ class MainWindow(QMainWindow):
         outer.addWidget(top)
 
         self.banner = ModelBanner(self)
+        self.banner.choose_button.clicked.connect(self.choose_model_folder)
+        self.banner.demo_button.clicked.connect(lambda: self.use_model(DEMO_MODEL_NAME))
         outer.addWidget(self.banner)
 
         self.pages = QStackedWidget(central)
         self.welcome = WelcomePage(self)
+        self.welcome.add_button.clicked.connect(self.choose_folder)
         self.pages.addWidget(self.welcome)
 
         browser = QSplitter(Qt.Orientation.Horizontal, self.pages)
@@ -322,9 +236,9 @@ class MainWindow(QMainWindow):
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(SEARCH_DEBOUNCE_MS)
-        self._refresh_timer = QTimer(self)
-        self._refresh_timer.setSingleShot(True)
-        self._refresh_timer.setInterval(REFRESH_DEBOUNCE_MS)
+        self.refresh_timer = QTimer(self)
+        self.refresh_timer.setSingleShot(True)
+        self.refresh_timer.setInterval(REFRESH_DEBOUNCE_MS)
 
     def _section(self, text: str, parent: QWidget) -> QLabel:
         label = QLabel(text, parent)
@@ -375,17 +289,17 @@ class MainWindow(QMainWindow):
         self.search.textChanged.connect(self._text_changed)
         self.search.image_dropped.connect(self.find_similar_to_file)
         self._search_timer.timeout.connect(self.run_query)
-        self._refresh_timer.timeout.connect(self._refresh_after_change)
-        self.folder_view.clicked.connect(lambda _: self._filter_changed())
+        self.refresh_timer.timeout.connect(self._refresh_after_change)
+        self.folder_view.clicked.connect(lambda _: self.apply_filters())
         self.folder_view.selectionModel().selectionChanged.connect(
-            lambda *_: self._filter_changed())
+            lambda *_: self.apply_filters())
         self.folder_view.customContextMenuRequested.connect(self._folder_menu)
         self.tag_view.clicked.connect(self._tag_clicked)
         self.grid.activated.connect(self.open_viewer)
         self.grid.quick_preview.connect(lambda index: self.open_viewer(index, quick=True))
         self.grid.customContextMenuRequested.connect(self._photo_menu)
         self.bridge.state_changed.connect(self._state_changed)
-        self.bridge.progress.connect(self._progress)
+        self.bridge.progress.connect(self.show_progress)
         self.bridge.library_changed.connect(self._library_changed)
         self.bridge.model_ready.connect(self._model_ready)
         self.bridge.model_failed.connect(self.banner.show_failure)
@@ -425,63 +339,59 @@ class MainWindow(QMainWindow):
         self.search.setFocus()
         self.search.selectAll()
 
+    def filters(self) -> Filters:
+        """What the user chose now: the search box's text, the sidebar's folder and tag."""
+        return Filters(self.search.text(), self.current_folder(), self.current_tag())
+
     def _text_changed(self, text: str) -> None:
-        if self._similar_to is not None and text:
-            self._similar_to = None
+        self.browse.text_changed(text)
 
     def _tag_clicked(self, index: QModelIndex) -> None:
-        # A second click on the selected tag clears the filter.
-        if getattr(self, "_last_tag", None) == index.data(KeyRole):
+        if self.browse.click_tag(index.data(KeyRole)) is None:
             self.tag_view.clearSelection()
-            self._last_tag = None
-        else:
-            self._last_tag = index.data(KeyRole)
-        self._filter_changed()
+        self.apply_filters()
 
-    def _filter_changed(self) -> None:
-        self._similar_to = None
+    def apply_filters(self) -> None:
+        """List again for the sidebar's folder and tag (a similar search ends)."""
+        self.browse.filters_changed()
         self.run_query()
 
     def show_all(self) -> None:
         self.search.clear()
         self.tag_view.clearSelection()
-        self._last_tag = None
+        self.browse.reset()
         self.folder_view.setCurrentIndex(self.folders.index(0, 0))
-        self._filter_changed()
+        self.apply_filters()
 
-    def run_query(self) -> None:
+    def run_query(self, *, refresh: bool = False) -> None:
         """Search now with the query box and the sidebar's folder and tag."""
         self._search_timer.stop()
-        self._request += 1
-        request = self._request
-        folder, tag = self.current_folder(), self.current_tag()
-        query = self.search.text().strip()
-        if self._similar_to is not None:
-            self.bridge.similar(self._similar_to, SEARCH_LIMIT,
-                                lambda r, e: self._show_results(request, r, e))
+        self._send(self.browse.query(self.filters(), refresh=refresh))
+
+    def _send(self, query: Query) -> None:
+        def answered(results: list[SearchResult] | None, error: BaseException | None) -> None:
+            self.show_results(query.request, results, error)
+
+        if isinstance(query, SimilarSearch):
+            self.bridge.similar(query.target, query.limit, answered)
+        elif isinstance(query, TextSearch):
+            self.bridge.search(query.text, query.limit, answered, folder=query.folder,
+                               tags=query.tags)
+        elif isinstance(query, Listing):
+            self.bridge.read(query.run, answered)
+
+    def show_results(self, request: int, results: list[SearchResult] | None,
+                     error: BaseException | None) -> None:
+        """Show the answer to query number `request`, unless a newer query replaced it."""
+        answer = self.browse.answer(request, results, error)
+        if self._closed or answer is None:
             return
-        if query or tag:
-            self.bridge.search(query, SEARCH_LIMIT,
-                               lambda r, e: self._show_results(request, r, e),
-                               folder=folder, tags=[tag] if tag else None)
-            return
-
-        def browse(library: Library) -> list[SearchResult]:
-            return [SearchResult(i, p, 1.0) for i, p in library.indexed_photos(folder)]
-
-        self.bridge.read(browse, lambda r, e: self._show_results(request, r, e))
-
-    def _show_results(self, request: int, results: list[SearchResult] | None,
-                      error: BaseException | None) -> None:
-        if self._closed or request != self._request:
-            return  # a newer search replaced this one
-        if error is not None:
-            self.statusBar().showMessage(f"Search failed: {error}", 8000)
-            results = []
+        if answer.error is not None:
+            self.statusBar().showMessage(answer.error, 8000)
         current = self.grid.currentIndex().data(PathRole)
         # A refresh while indexing keeps the user's place; a new search starts at the top.
-        anchor = self.grid.first_visible_path() if request == self._refresh_request else None
-        self.photos.set_results(results or [])
+        anchor = self.grid.first_visible_path() if answer.keep_place else None
+        self.photos.set_results(answer.results)
         rows = self.photos.rows_of_paths([current, anchor])
         current_row = rows.get(current) if current is not None else None
         if current_row is not None:
@@ -493,39 +403,26 @@ class MainWindow(QMainWindow):
             self.grid.bring_into_view(current_row)
         else:
             self.grid.bring_into_view(0, QAbstractItemView.ScrollHint.PositionAtTop)
-        self._update_context(len(results or []))
+        self._update_context(len(answer.results))
 
     def _update_context(self, count: int) -> None:
-        query = self.search.text().strip()
-        if self._similar_to is not None:
-            what = "Similar photos"
-        elif query or self.current_tag():
-            what = "Results"
-        else:
-            what = "Photos"
-        self.context_label.setText(f"{what}: {count:,}")
+        filters = self.filters()
+        self.context_label.setText(self.browse.heading(filters, count))
         if count:
             self.empty_label.hide()
             return
-        if query:
-            text = f"No photos match “{query}”."
-            if self.bridge.model_error:
-                text += "\nText search needs the model (see the message above)."
-        elif self._pending_count:
-            text = "Photos are being indexed; they appear here as they are ready."
-        else:
-            text = "No photos here yet."
-        self.empty_label.setText(text)
+        self.empty_label.setText(self.browse.empty_message(
+            filters, pending=self._pending_count, model_error=self.bridge.model_error))
         self.empty_label.resize(self.grid.viewport().size())
         self.empty_label.show()
 
     def find_similar(self, photo_id: int) -> None:
-        self._similar_to = photo_id
+        self.browse.find_similar(photo_id)
         self.search.clear()
         self.run_query()
 
     def find_similar_to_file(self, path: Path) -> None:
-        self._similar_to = Path(path)
+        self.browse.find_similar(Path(path))
         self.search.clear()
         self.statusBar().showMessage(f"Photos like {path.name}", 5000)
         self.run_query()
@@ -548,26 +445,23 @@ class MainWindow(QMainWindow):
     def refresh_sidebar(self) -> None:
         """Folder and tag counts, counted on the reading thread: they are GROUP BYs over
         the whole library, too slow for this thread, and need no model."""
-        self.bridge.read(sidebar_snapshot,
-                         lambda snapshot, error: self._show_sidebar(snapshot)
+        self.bridge.read(SidebarCounts.read,
+                         lambda counts, error: self._show_sidebar(counts)
                          if error is None and not self._closed else None)
 
-    def _show_sidebar(self, snapshot: tuple[Any, ...]) -> None:
-        folders, folder_counts, counts, tag_counts = snapshot
+    def _show_sidebar(self, counts: SidebarCounts) -> None:
         folder = self.current_folder()
         tag = self.current_tag()
-        self.folders.set_entries(folder_entries(folders, folder_counts, counts["indexed"]))
-        self.tags.set_entries([SidebarEntry(t, t, c) for t, c in
-                               sorted(tag_counts.items(), key=lambda kv: (-kv[1], kv[0]))])
+        self.folders.set_entries(folder_entries(counts.folders, counts.folder_counts,
+                                                counts.status["indexed"]))
+        self.tags.set_entries([SidebarEntry(t, t, c) for t, c in counts.tags])
         self._reselect(self.folder_view, self.folders, folder, default_first=True)
         self._reselect(self.tag_view, self.tags, tag)
-        self._pending_count = counts["pending"]
-        self.known_tags = sorted(tag_counts)
+        self._pending_count = counts.status["pending"]
+        self.known_tags = counts.known_tags
         if not self.photos.rowCount():
             self._update_context(0)  # the empty grid's message depends on pending photos
-        pending = f" · {counts['pending']:,} waiting" if counts["pending"] else ""
-        skipped = f" · {counts['skipped']:,} skipped" if counts["skipped"] else ""
-        self.count_label.setText(f"{counts['indexed']:,} photos{pending}{skipped}")
+        self.count_label.setText(counts.summary())
 
     def _reselect(self, view: QListView, model: SidebarListModel, key: str | None,
                   default_first: bool = False) -> None:
@@ -585,12 +479,12 @@ class MainWindow(QMainWindow):
     def _library_changed(self) -> None:
         """Refresh a while after the first change, not after the last: while indexing,
         changes keep coming, and a timer restarted by each would never fire."""
-        if self._refresh_timer.isActive():
+        if self.refresh_timer.isActive():
             return
         rows = self.photos.rowCount()
-        self._refresh_timer.setInterval(
+        self.refresh_timer.setInterval(
             REFRESH_DEBOUNCE_MS + REFRESH_MS_PER_1000_ROWS * rows // 1000)
-        self._refresh_timer.start()
+        self.refresh_timer.start()
 
     def _refresh_after_change(self) -> None:
         if self._closed:
@@ -598,9 +492,8 @@ class MainWindow(QMainWindow):
         self.refresh_sidebar()
         self._show_page()
         # A typed query keeps its results while indexing; a listing follows the library.
-        if not self.search.text().strip() and self._similar_to is None:
-            self.run_query()
-            self._refresh_request = self._request
+        if self.browse.follows_library(self.filters()):
+            self.run_query(refresh=True)
         else:
             self._update_context(self.photos.rowCount())
 
@@ -666,9 +559,9 @@ class MainWindow(QMainWindow):
         self.pause_button.setText("Resume" if self.bridge.paused else "Pause")
         self.pause_button.blockSignals(False)
         if state == "idle":
-            self._refresh_timer.start()
+            self.refresh_timer.start()
 
-    def _progress(self, event: IndexProgress) -> None:
+    def show_progress(self, event: IndexProgress) -> None:
         if event.phase == "done" or event.total <= 0:
             self.progress_bar.hide()
             return
@@ -705,7 +598,7 @@ class MainWindow(QMainWindow):
 
         if not index.isValid():
             return
-        viewer = PhotoViewer(self, self.photos, index.row())
+        viewer = PhotoViewer(self.context, self.photos, index.row(), self)
         viewer.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         viewer.show()
         self.viewer = viewer
@@ -750,20 +643,7 @@ class MainWindow(QMainWindow):
     def set_tag(self, paths: list[str], tag: str, present: bool,
                 done: Any = None) -> None:
         """Put a tag on photos (or take it off) by hand; the service writes it."""
-        def job(library: Library, indexer: object) -> None:
-            for path in paths:
-                if present:
-                    label_api.tag_photo(library, path, tag)
-                else:
-                    label_api.untag_photo(library, path, tag)
-
-        def finished(result: object, error: BaseException | None) -> None:
-            if error is not None:
-                QMessageBox.warning(self, "Tag not changed", str(error))
-            if done is not None:
-                done()
-
-        self.bridge.submit(job, finished)
+        self.context.set_tag(paths, tag, present, parent=self, done=done)
 
     def use_tag_filter(self, tag: str) -> None:
         self.search.setText(format_tag_filter(tag))
@@ -773,17 +653,17 @@ class MainWindow(QMainWindow):
     def open_labels(self) -> None:
         from photo_tagger.gui.labels_dialog import LabelsEditor
 
-        self._dialog("labels", lambda: LabelsEditor(self))
+        self._dialog("labels", lambda: LabelsEditor(self.context, self))
 
     def open_duplicates(self) -> None:
         from photo_tagger.gui.duplicates import DuplicatesDialog
 
-        self._dialog("duplicates", lambda: DuplicatesDialog(self))
+        self._dialog("duplicates", lambda: DuplicatesDialog(self.context, self))
 
     def open_settings(self) -> None:
         from photo_tagger.gui.settings_dialog import SettingsDialog
 
-        self._dialog("settings", lambda: SettingsDialog(self))
+        self._dialog("settings", lambda: SettingsDialog(self.context, self))
 
     def _dialog(self, name: str, make: Any) -> None:
         existing = getattr(self, f"{name}_dialog", None)
@@ -821,7 +701,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("splitter", self.browser.saveState())
         self.settings.sync()
         self._search_timer.stop()
-        self._refresh_timer.stop()
+        self.refresh_timer.stop()
         for name in ("labels", "duplicates", "settings"):
             dialog = getattr(self, f"{name}_dialog", None)
             if dialog is not None:

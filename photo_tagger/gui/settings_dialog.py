@@ -24,24 +24,25 @@ from PySide6.QtWidgets import (
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
+    QWidget,
 )
 
 from photo_tagger.config import DEFAULT_MODEL, KNOWN_MODELS
 from photo_tagger.core import labels as label_api
 from photo_tagger.core.store import Library
+from photo_tagger.gui.context import WindowContext
 
 if TYPE_CHECKING:
     from photo_tagger.core.indexer import Indexer
-    from photo_tagger.gui.main_window import MainWindow
 
 
 class SettingsDialog(QDialog):
     """Applies on OK: a new model re-embeds the library (tags set by hand are kept)."""
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window_ = window
-        self.bridge = window.bridge
+    def __init__(self, context: WindowContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.bridge = context.bridge
         self.setWindowTitle("Settings")
         self.resize(720, 560)
         layout = QVBoxLayout(self)
@@ -49,7 +50,7 @@ class SettingsDialog(QDialog):
         model_group = QGroupBox("Model", self)
         model_form = QFormLayout(model_group)
         self.model_box = QComboBox(model_group)
-        current = self.bridge.model_id or self.window_.reader.model_id or DEFAULT_MODEL
+        current = self.bridge.model_id or context.reader.model_id or DEFAULT_MODEL
         for model_id, hint in KNOWN_MODELS.items():
             short = model_id.removeprefix("google/")
             self.model_box.addItem(f"{short}  —  {hint}", model_id)
@@ -72,7 +73,7 @@ class SettingsDialog(QDialog):
         self.threads = QSpinBox(model_group)
         self.threads.setRange(0, max(1, os.cpu_count() or 1))
         self.threads.setSpecialValueText("automatic")
-        self.threads.setValue(int(window.settings.value("threads", 0) or 0))
+        self.threads.setValue(int(context.settings.value("threads", 0) or 0))
         self.threads.setToolTip("CPU threads for the model; applies when the model is loaded.")
         model_form.addRow("Threads:", self.threads)
         layout.addWidget(model_group)
@@ -82,8 +83,8 @@ class SettingsDialog(QDialog):
         self.thumb = QSlider(Qt.Orientation.Horizontal, view_group)
         self.thumb.setRange(100, 320)
         self.thumb.setSingleStep(20)
-        self.thumb.setValue(window.thumb_size)
-        self.thumb_value = QLabel(f"{window.thumb_size} px", view_group)
+        self.thumb.setValue(context.thumb_size())
+        self.thumb_value = QLabel(f"{context.thumb_size()} px", view_group)
         self.thumb.valueChanged.connect(lambda v: self.thumb_value.setText(f"{v} px"))
         thumb_row = QHBoxLayout()
         thumb_row.addWidget(self.thumb, 1)
@@ -100,7 +101,7 @@ class SettingsDialog(QDialog):
         self.folder_table.verticalHeader().hide()
         self.folder_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.folder_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self._folders = window.reader.folders()
+        self._folders = context.reader.folders()
         for folder in self._folders:
             r = self.folder_table.rowCount()
             self.folder_table.insertRow(r)
@@ -136,9 +137,8 @@ class SettingsDialog(QDialog):
         super().accept()
 
     def apply(self) -> None:
-        window = self.window_
-        window.settings.setValue("threads", self.threads.value())
-        window.set_thumb_size(self.thumb.value())
+        self.context.settings.setValue("threads", self.threads.value())
+        self.context.set_thumb_size(self.thumb.value())
         for row, folder in enumerate(self._folders):
             auto = self.folder_table.item(row, 1).checkState() == Qt.CheckState.Checked
             poll = self.folder_table.item(row, 2).checkState() == Qt.CheckState.Checked
@@ -155,4 +155,4 @@ class SettingsDialog(QDialog):
                 self.bridge.submit(job, None)
         model_id = self.model_box.currentData()
         if model_id and model_id != self._initial_model:
-            window.use_model(model_id)
+            self.context.use_model(model_id)

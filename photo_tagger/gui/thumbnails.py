@@ -1,5 +1,6 @@
-"""Thumbnails: an on-disk JPEG cache keyed by (path, mtime, size), decoded on a QThreadPool
-into QImage, turned into QPixmap on the GUI thread and kept in a small in-memory LRU."""
+"""Thumbnails: an on-disk JPEG cache keyed by (path, mtime, size) and pruned at start-up,
+decoded on a QThreadPool into QImage, turned into QPixmap on the GUI thread and kept in a
+small in-memory LRU."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
 
+from photo_tagger.config import THUMBNAIL_CACHE_MAX_BYTES
 from photo_tagger.core.images import UnreadableImage, load_image
 from photo_tagger.core.responsiveness import lower_thread_priority
 
@@ -41,6 +43,9 @@ def render_thumbnail(path: str, size: int, cache_dir: Path | None) -> QImage:
     if cached is not None and cached.is_file():
         image = QImage(str(cached))
         if not image.isNull():
+            # The file's mtime is its last use: pruning removes the least recently used.
+            with contextlib.suppress(OSError):
+                os.utime(cached)
             return image
     loaded = load_image(Path(path), target_size=size)
     picture = loaded.image
@@ -59,6 +64,52 @@ def render_thumbnail(path: str, size: int, cache_dir: Path | None) -> QImage:
     image = QImage()
     image.loadFromData(data, "JPEG")
     return image
+
+
+def prune_cache(cache_dir: Path, max_bytes: int) -> tuple[int, int]:
+    """Delete the least recently used cache files (by mtime, which a cache hit renews) until
+    the cache holds at most `max_bytes`. Walks every file: run it off the GUI thread.
+    Returns (files removed, bytes freed)."""
+    files: list[tuple[int, int, str]] = []  # (mtime, size, path)
+    total = 0
+    for folder, _, names in os.walk(cache_dir):
+        for name in names:
+            path = os.path.join(folder, name)
+            try:
+                stat = os.stat(path)
+            except OSError:  # removed meanwhile (a finished .part file)
+                continue
+            files.append((stat.st_mtime_ns, stat.st_size, path))
+            total += stat.st_size
+    removed = freed = 0
+    for _, size, path in sorted(files):
+        if total <= max_bytes:
+            break
+        try:
+            os.remove(path)
+        except OSError as exc:
+            log.debug("Thumbnail cache file not removed: %s", exc)
+            continue
+        total -= size
+        removed += 1
+        freed += size
+    return removed, freed
+
+
+class _PruneTask(QRunnable):
+    def __init__(self, cache_dir: Path, max_bytes: int) -> None:
+        super().__init__()
+        self.cache_dir, self.max_bytes = cache_dir, max_bytes
+
+    def run(self) -> None:
+        lower_thread_priority()
+        try:
+            removed, freed = prune_cache(self.cache_dir, self.max_bytes)
+        except Exception:  # the cache is a convenience: never let it kill a pool thread
+            log.exception("Pruning the thumbnail cache failed")
+            return
+        if removed:
+            log.info("Thumbnail cache: %d old files removed (%.0f MB)", removed, freed / 1e6)
 
 
 class _TaskSignals(QObject):
@@ -94,6 +145,7 @@ class ThumbnailLoader(QObject):
     failed = Signal(str)
 
     def __init__(self, cache_dir: Path | None, *, capacity: int = 3000,
+                 cache_max_bytes: int | None = THUMBNAIL_CACHE_MAX_BYTES,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.cache_dir = cache_dir
@@ -105,6 +157,8 @@ class ThumbnailLoader(QObject):
         self._broken: set[tuple[str, int]] = set()
         self._signals = _TaskSignals(self)
         self._signals.finished.connect(self._finished)
+        if cache_dir is not None and cache_max_bytes is not None:
+            self.pool.start(_PruneTask(cache_dir, cache_max_bytes))  # never on this thread
 
     def pixmap(self, path: str, size: int = STORED_SIZE) -> QPixmap | None:
         key = (path, size)
@@ -116,6 +170,10 @@ class ThumbnailLoader(QObject):
             self._pending.add(key)
             self.pool.start(_ThumbnailTask(path, size, self.cache_dir, self._signals))
         return None
+
+    def asked_count(self) -> int:
+        """Thumbnails asked for and not in memory: queued, being decoded, or unreadable."""
+        return len(self._pending) + len(self._broken)
 
     def is_broken(self, path: str, size: int = STORED_SIZE) -> bool:
         return (path, size) in self._broken

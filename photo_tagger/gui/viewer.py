@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QDesktopServices, QKeyEvent, QPixmap, QResizeEvent
@@ -23,12 +22,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from photo_tagger.gui.context import WindowContext
 from photo_tagger.gui.models import PhotoListModel
 from photo_tagger.gui.thumbnails import PREVIEW_SIZE, STORED_SIZE
 from photo_tagger.gui.widgets import TagChips
-
-if TYPE_CHECKING:
-    from photo_tagger.gui.main_window import MainWindow
 
 
 def human_size(size: int | None) -> str:
@@ -50,11 +47,12 @@ def format_taken(taken: str | None) -> str:
 
 
 class PhotoViewer(QDialog):
-    """One photo, large, with its details; edits go through the window to the service."""
+    """One photo, large, with its details; edits go through the service."""
 
-    def __init__(self, window: MainWindow, model: PhotoListModel, row: int) -> None:
-        super().__init__(window)
-        self.window_ = window
+    def __init__(self, context: WindowContext, model: PhotoListModel, row: int,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
         self.model = model
         self.row = row
         # Held, not looked up: the grid's rows may be replaced while this is open.
@@ -104,7 +102,7 @@ class PhotoViewer(QDialog):
         self.chips.remove_requested.connect(self.remove_tag)
         self.new_tag = QLineEdit(panel)
         self.new_tag.setPlaceholderText("Add a tag and press Enter")
-        completer = QCompleter(window.known_tags, self.new_tag)
+        completer = QCompleter(context.known_tags(), self.new_tag)
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.new_tag.setCompleter(completer)
         self.new_tag.returnPressed.connect(self.add_tag)
@@ -128,7 +126,7 @@ class PhotoViewer(QDialog):
         # Enter in the tag field adds a tag; it must not press a button of the dialog.
         for button in panel.findChildren(QPushButton):
             button.setAutoDefault(False)
-        window.loader.ready.connect(self._image_ready)
+        context.thumbnails.ready.connect(self._image_ready)
         self.show_row(row)
 
     @property
@@ -147,7 +145,7 @@ class PhotoViewer(QDialog):
         self._result = self.model.result(row)
         self.setWindowTitle(os.path.basename(self.path))
         self.title.setText(os.path.basename(self.path))
-        photo = self.window_.reader.photo(self.photo_id)
+        photo = self.context.reader.photo(self.photo_id)
         self.fields["Folder"].setText(str(Path(self.path).parent))
         self.fields["Taken"].setText(format_taken(photo.taken_at if photo else None))
         self.fields["Size"].setText(human_size(photo.size if photo else None))
@@ -158,11 +156,11 @@ class PhotoViewer(QDialog):
         self._show_image()
 
     def refresh_tags(self) -> None:
-        tags = self.window_.reader.tags_of(self.photo_id)
+        tags = self.context.reader.tags_of(self.photo_id)
         self.chips.set_tags([(t.tag, t.source, t.score) for t in tags])
 
     def _show_image(self) -> None:
-        loader = self.window_.loader
+        loader = self.context.thumbnails
         pixmap = loader.pixmap(self.path, PREVIEW_SIZE) or loader.pixmap(self.path, STORED_SIZE)
         if pixmap is None:
             self.image.setText("Loading…" if not loader.is_broken(self.path, PREVIEW_SIZE)
@@ -202,11 +200,11 @@ class PhotoViewer(QDialog):
         tag = self.new_tag.text().strip()
         if tag:
             self.new_tag.clear()
-            self.window_.set_tag([self.path], tag, True, done=self.refresh_tags)
+            self.context.set_tag([self.path], tag, True, parent=self, done=self.refresh_tags)
 
     def remove_tag(self, tag: str) -> None:
-        self.window_.set_tag([self.path], tag, False, done=self.refresh_tags)
+        self.context.set_tag([self.path], tag, False, parent=self, done=self.refresh_tags)
 
     def find_similar(self) -> None:
-        self.window_.find_similar(self.photo_id)
+        self.context.find_similar(self.photo_id)
         self.close()

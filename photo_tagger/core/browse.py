@@ -1,0 +1,204 @@
+"""What the window lists: the query for its search text, folder, tag or photo to match, which
+answer is still wanted, and the words around the grid. No Qt here: the window asks this and
+sends the query it gets to the service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from photo_tagger.core.search import SearchResult
+from photo_tagger.core.store import Folder, Library
+
+SEARCH_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the user chose: the search box's text, the sidebar's folder and tag."""
+
+    text: str = ""
+    folder: str | None = None
+    tag: str | None = None
+
+    @property
+    def query(self) -> str:
+        return self.text.strip()
+
+
+@dataclass(frozen=True)
+class Listing:
+    """No query: every indexed photo (of a folder), newest first; read without the model."""
+
+    request: int
+    folder: str | None
+
+    def run(self, library: Library) -> list[SearchResult]:
+        """Runs on the reading thread."""
+        return [SearchResult(i, p, 1.0) for i, p in library.indexed_photos(self.folder)]
+
+
+@dataclass(frozen=True)
+class TextSearch:
+    """A typed query and/or a tag, ranked by the model, within a folder."""
+
+    request: int
+    text: str
+    folder: str | None
+    tags: list[str] | None
+    limit: int
+
+
+@dataclass(frozen=True)
+class SimilarSearch:
+    """Photos like a library photo (its id) or like an image file (its path)."""
+
+    request: int
+    target: int | Path
+    limit: int
+
+
+Query = Listing | TextSearch | SimilarSearch
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A query's results as the grid should show them."""
+
+    results: list[SearchResult]
+    keep_place: bool  # a refresh while indexing: the user's place stays where it was
+    error: str | None  # for the status bar; the grid then shows nothing
+
+
+@dataclass(frozen=True)
+class SidebarCounts:
+    """What the sidebar and the status bar's count show, counted on the reading thread."""
+
+    folders: list[Folder]
+    folder_counts: dict[int, int]
+    status: dict[str, int]  # indexed, pending, skipped
+    tags: list[tuple[str, int]]  # most used first, then by name
+
+    @classmethod
+    def read(cls, library: Library) -> SidebarCounts:
+        """GROUP BYs over the whole library: run on the reading thread, never the window's."""
+        tag_counts = library.tag_counts()
+        tags = sorted(tag_counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        return cls(library.folders(), library.folder_photo_counts(), library.status_counts(),
+                   tags)
+
+    @property
+    def known_tags(self) -> list[str]:
+        """Every tag in use, by name: what the tag fields offer to complete."""
+        return sorted(tag for tag, _ in self.tags)
+
+    def summary(self) -> str:
+        """The status bar's count: "1,234 photos · 5 waiting · 2 skipped"."""
+        pending, skipped = self.status["pending"], self.status["skipped"]
+        waiting = f" · {pending:,} waiting" if pending else ""
+        skips = f" · {skipped:,} skipped" if skipped else ""
+        return f"{self.status['indexed']:,} photos{waiting}{skips}"
+
+
+class BrowseController:
+    """Turns the user's filters into queries and decides which answers still count.
+
+    Every query gets a new request number; an answer for an older one is dropped, because
+    a newer search replaced it. A refresh (the library changed under a plain listing) is
+    marked, so its answer keeps the user's place instead of starting at the top.
+    """
+
+    def __init__(self, limit: int = SEARCH_LIMIT) -> None:
+        self.limit = limit
+        self.similar_to: int | Path | None = None  # set: the grid shows photos like this
+        self._request = 0
+        self._refresh_request = -1
+        self._last_tag: str | None = None
+
+    @property
+    def request(self) -> int:
+        """The number of the latest query: the only one whose answer is shown."""
+        return self._request
+
+    @property
+    def refresh_request(self) -> int:
+        """The number of the latest refresh (-1: none yet)."""
+        return self._refresh_request
+
+    # -- the user's moves ---------------------------------------------------------------
+    def text_changed(self, text: str) -> None:
+        """Typing replaces a "find similar" search."""
+        if text:
+            self.similar_to = None
+
+    def find_similar(self, target: int | Path) -> None:
+        self.similar_to = target
+
+    def filters_changed(self) -> None:
+        """A folder or tag chosen in the sidebar starts over from the filters."""
+        self.similar_to = None
+
+    def click_tag(self, tag: str | None) -> str | None:
+        """A click on a sidebar tag; a second click on the same tag clears the filter.
+        Returns the tag now chosen, or None when the filter was cleared."""
+        if self._last_tag == tag:
+            self._last_tag = None
+            return None
+        self._last_tag = tag
+        return tag
+
+    def reset(self) -> None:
+        """Show all photos: no similar search, no tag."""
+        self.similar_to = None
+        self._last_tag = None
+
+    # -- queries and answers ------------------------------------------------------------
+    def follows_library(self, filters: Filters) -> bool:
+        """A listing follows the library as it changes; a typed query or a similar search
+        keeps its results while indexing goes on."""
+        return not filters.query and self.similar_to is None
+
+    def query(self, filters: Filters, *, refresh: bool = False) -> Query:
+        """The next query for these filters; `refresh` marks a refresh after a change."""
+        self._request += 1
+        if refresh:
+            self._refresh_request = self._request
+        if self.similar_to is not None:
+            return SimilarSearch(self._request, self.similar_to, self.limit)
+        if filters.query or filters.tag:
+            return TextSearch(self._request, filters.query, filters.folder,
+                              [filters.tag] if filters.tag else None, self.limit)
+        return Listing(self._request, filters.folder)
+
+    def answer(self, request: int, results: list[SearchResult] | None,
+               error: BaseException | None) -> Answer | None:
+        """How to show a query's answer, or None when a newer query replaced it."""
+        if request != self._request:
+            return None
+        keep_place = request == self._refresh_request
+        if error is not None:
+            return Answer([], keep_place, f"Search failed: {error}")
+        return Answer(results or [], keep_place, None)
+
+    # -- the words around the grid ------------------------------------------------------
+    def heading(self, filters: Filters, count: int) -> str:
+        """What the grid holds: "Photos: 120", "Results: 12", "Similar photos: 40"."""
+        if self.similar_to is not None:
+            what = "Similar photos"
+        elif filters.query or filters.tag:
+            what = "Results"
+        else:
+            what = "Photos"
+        return f"{what}: {count:,}"
+
+    def empty_message(self, filters: Filters, *, pending: int, model_error: str | None
+                      ) -> str:
+        """Why the grid is empty, and what to expect."""
+        if filters.query:
+            text = f"No photos match “{filters.query}”."
+            if model_error:
+                text += "\nText search needs the model (see the message above)."
+            return text
+        if pending:
+            return "Photos are being indexed; they appear here as they are ready."
+        return "No photos here yet."

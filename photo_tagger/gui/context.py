@@ -1,0 +1,52 @@
+"""What a dialog may use of the main window: the library to read, the service bridge, the
+thumbnails, the settings and a few requests back to the window. Dialogs get this, never the
+window, so the window can change without them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from photo_tagger.core import labels as label_api
+from photo_tagger.core.store import Library
+from photo_tagger.gui.bridge import ServiceBridge
+from photo_tagger.gui.thumbnails import ThumbnailLoader
+
+
+@dataclass(frozen=True)
+class WindowContext:
+    """The window's narrow interface for its dialogs and the viewer."""
+
+    reader: Library  # the window's connection: single-row reads on the window's thread
+    bridge: ServiceBridge  # every write and every model job goes through it
+    thumbnails: ThumbnailLoader
+    settings: QSettings  # window-only values (threads)
+    known_tags: Callable[[], list[str]]  # every tag in use, for completers
+    thumb_size: Callable[[], int]
+    set_thumb_size: Callable[[int], None]
+    use_model: Callable[[str], None]  # switch the model (re-indexes the library)
+    find_similar: Callable[[int], None]  # show photos like this one in the grid
+    library_edited: Callable[[], None]  # labels or tags changed: recount the sidebar
+
+    def set_tag(self, paths: list[str], tag: str, present: bool, *,
+                parent: QWidget | None = None, done: Callable[[], None] | None = None
+                ) -> None:
+        """Put a tag on photos (or take it off) by hand; the service writes it, and a failure
+        is shown over `parent`. `done` runs on the window's thread afterwards."""
+        def job(library: Library, indexer: object) -> None:
+            for path in paths:
+                if present:
+                    label_api.tag_photo(library, path, tag)
+                else:
+                    label_api.untag_photo(library, path, tag)
+
+        def finished(result: object, error: BaseException | None) -> None:
+            if error is not None:
+                QMessageBox.warning(parent, "Tag not changed", str(error))
+            if done is not None:
+                done()
+
+        self.bridge.submit(job, finished)
