@@ -235,3 +235,38 @@ def test_rows_from_before_ctime_was_kept_are_filled_in_not_re_read(
     assert (summary.unchanged, summary.indexed) == (1, 0)
     row = library.photo_by_path(str(path))
     assert (row.ctime, row.inode) == (path.stat().st_ctime, path.stat().st_ino)
+
+
+def fake_jpeg(path: Path, size: int, header: bytes) -> Path:
+    """JPEG bytes at the start, then `size` bytes of nothing (a sparse file: no disk used)."""
+    with open(path, "wb") as handle:
+        handle.write(header)
+        handle.truncate(size)
+    return path
+
+
+def test_a_huge_file_that_only_starts_like_a_jpeg_is_skipped_without_reading_it(
+        library: Library, tmp_path: Path, fixres_model: Path, fixres_embedder) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    app0 = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    fake_jpeg(folder / "huge.jpg", 2 << 30, app0)
+    fake_jpeg(folder / "zero-length-segment.jpg", 1 << 20, b"\xff\xd8\xff\xe0")
+    real = photos.noise(folder / "real.jpg", seed=3)
+    indexer = Indexer(library, str(fixres_model), lambda _: fixres_embedder)
+    summary = indexer.index_folders([folder])
+    reasons = dict(summary.skipped)
+    # Rejected by the segment walk, before the 2 GB hash and the byte-by-byte decoder.
+    assert "data that is not an image" in reasons[str(folder / "huge.jpg")]
+    assert "no length" in reasons[str(folder / "zero-length-segment.jpg")]
+    assert summary.indexed == 1 and library.photo_by_path(str(real)).status == "indexed"
+
+
+def test_a_jpeg_with_junk_between_segments_still_loads(tmp_path: Path) -> None:
+    from photo_tagger.core.images import load_image
+
+    data = photos.noise(tmp_path / "a.jpg", seed=5).read_bytes()
+    # Some writers leave padding between segments; decoders skip it, so must the check.
+    end_of_app0 = 4 + int.from_bytes(data[4:6], "big")
+    padded = data[:end_of_app0] + b"\x00" * 100 + data[end_of_app0:]
+    assert load_image(padded, 224).width == 64

@@ -83,6 +83,49 @@ def is_candidate(path: Path) -> bool:
         return False
 
 
+# How far the JPEG check walks for the frame header, and how much junk it skips between
+# two segments: real files reach their frame header within a few hundred kB.
+_JPEG_WALK_LIMIT = 64 << 20
+_JPEG_JUNK_LIMIT = 64 << 10
+
+
+def check_structure(source: Path | bytes) -> None:
+    """Reject a file whose JPEG segments never reach a frame header, in bounded time. A
+    file that only starts with JPEG bytes would otherwise be scanned byte by byte by the
+    decoder (a 2 GB one took minutes) and hashed whole before that. Other formats pass.
+
+    Raises UnreadableImage with the reason."""
+    with (io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")) as stream:
+        if sniff_format(stream.read(32)) != "JPEG":
+            return
+        stream.seek(2)
+        while stream.tell() < _JPEG_WALK_LIMIT:
+            marker = stream.read(2)
+            if len(marker) < 2:
+                raise UnreadableImage("damaged or truncated image: no JPEG frame header")
+            if marker[0] != 0xFF:  # junk between segments: tolerated, a little
+                start = stream.tell() - 2
+                junk = marker + stream.read(_JPEG_JUNK_LIMIT)
+                found = junk.find(b"\xff")
+                if found < 0:
+                    raise UnreadableImage("damaged image: JPEG segments give way to "
+                                          "data that is not an image")
+                stream.seek(start + found)
+                continue
+            kind = marker[1]
+            if kind == 0xFF:  # fill byte
+                stream.seek(-1, io.SEEK_CUR)
+            elif 0xC0 <= kind <= 0xCF and kind not in (0xC4, 0xC8, 0xCC):
+                return  # a frame header (SOF): the decoder takes it from here
+            elif not (kind in (0x01, 0xD8) or 0xD0 <= kind <= 0xD7):
+                length = int.from_bytes(stream.read(2), "big")
+                if length < 2:
+                    raise UnreadableImage("damaged image: a JPEG segment with no length")
+                stream.seek(length - 2, io.SEEK_CUR)
+        raise UnreadableImage(f"damaged image: no JPEG frame header in the first "
+                              f"{_JPEG_WALK_LIMIT >> 20} MB")
+
+
 def content_hash(source: Path | bytes, chunk_size: int = 1 << 20) -> str:
     """BLAKE2b of the whole file: finds moved and duplicate files without the model."""
     digest = hashlib.blake2b(digest_size=20)
@@ -160,6 +203,10 @@ def load_image(path: Path | bytes, target_size: int | None = None) -> LoadedImag
         raise UnreadableImage(f"cannot read file: {exc.strerror or exc}") from exc
     if size == 0:
         raise UnreadableImage("empty file")
+    try:
+        check_structure(path)
+    except OSError as exc:
+        raise UnreadableImage(f"cannot read file: {exc.strerror or exc}") from exc
     try:
         image = Image.open(io.BytesIO(path) if isinstance(path, bytes) else path)
     except UnidentifiedImageError as exc:

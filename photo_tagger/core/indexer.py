@@ -18,7 +18,13 @@ import numpy as np
 from photo_tagger.config import BATCH_SIZE, DECODE_AHEAD, READ_AHEAD_MAX_BYTES
 from photo_tagger.core import tagger
 from photo_tagger.core.embedder import Embedder
-from photo_tagger.core.images import LoadedImage, UnreadableImage, content_hash, load_image
+from photo_tagger.core.images import (
+    LoadedImage,
+    UnreadableImage,
+    check_structure,
+    content_hash,
+    load_image,
+)
 from photo_tagger.core.responsiveness import lower_thread_priority
 from photo_tagger.core.scanner import FoundFile, Unreachable, walk_images
 from photo_tagger.core.store import Library, Photo
@@ -304,6 +310,7 @@ class Indexer:
                 if isinstance(data, OSError):
                     raise data
                 source = Path(found.path) if data is None else data
+                check_structure(source)  # before the hash: a fake JPEG is rejected at once
                 item.content_hash = content_hash(source)
                 # Also the rows gone from this scan: another process may have indexed them.
                 if reuse_known and (item.content_hash in known_hashes
