@@ -20,6 +20,12 @@ BATCH_SIZE = 8
 DECODE_AHEAD = 16
 # Larger files are not read ahead into memory (their decoder reads them).
 READ_AHEAD_MAX_BYTES = 64 * 1024 * 1024
+# Bytes held by the read-ahead at once, whatever the files' sizes.
+READ_AHEAD_TOTAL_BYTES = 256 * 1024 * 1024
+# Pixels decoded at full size at once, across every decoding thread: one image near
+# MAX_IMAGE_PIXELS (~0.8 GB as RGBA) decodes alone, so peak memory stays bounded whatever
+# the folder holds (three 196 MP PNGs at once reached 5.8 GB).
+DECODE_PIXEL_BUDGET = 250_000_000
 # The window's on-disk thumbnail cache; the least recently used files go at start-up
 # beyond this (a 320 px thumbnail is ~20 KB: room for about 100k photos and some previews).
 THUMBNAIL_CACHE_MAX_BYTES = 2 * 1024 * 1024 * 1024

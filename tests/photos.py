@@ -39,9 +39,10 @@ def jpeg_with_rotation(path: Path, orientation: int = 6) -> Path:
     return path
 
 
-def png_with_alpha(path: Path) -> Path:
-    image = Image.new("RGBA", (40, 40), (0, 0, 255, 0))
-    image.paste((0, 0, 255, 255), (10, 10, 30, 30))
+def png_with_alpha(path: Path, size: tuple[int, int] = (40, 40)) -> Path:
+    width, height = size
+    image = Image.new("RGBA", size, (0, 0, 255, 0))
+    image.paste((0, 0, 255, 255), (width // 4, height // 4, 3 * width // 4, 3 * height // 4))
     image.save(path)
     return path
 

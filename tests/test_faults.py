@@ -270,3 +270,33 @@ def test_a_jpeg_with_junk_between_segments_still_loads(tmp_path: Path) -> None:
     end_of_app0 = 4 + int.from_bytes(data[4:6], "big")
     padded = data[:end_of_app0] + b"\x00" * 100 + data[end_of_app0:]
     assert load_image(padded, 224).width == 64
+
+
+def test_large_decodes_share_one_pixel_budget(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Several big non-JPEGs decode at full size; together they must stay within the
+    budget (three 196 MP PNGs at once reached 5.8 GB), each still loaded."""
+    from photo_tagger.core import images
+
+    budget = images.PixelBudget(5_000_000)
+    monkeypatch.setattr(images, "DECODE_BUDGET", budget)
+    paths = [photos.noise(tmp_path / f"{i}.png", seed=i, size=(2000, 1500)) for i in range(3)]
+    loaded: list[images.LoadedImage] = []
+    threads = [threading.Thread(target=lambda p=p: loaded.append(images.load_image(p, 224)))
+               for p in paths]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(loaded) == 3
+    assert 3_000_000 <= budget.peak <= 5_000_000  # one at a time: two would need 6 MP
+    assert budget.in_use == 0
+
+
+def test_a_big_image_is_reduced_before_it_is_copied(tmp_path: Path) -> None:
+    from photo_tagger.core.images import load_image
+
+    big = photos.png_with_alpha(tmp_path / "big.png", size=(4000, 3000))
+    loaded = load_image(big, 224)
+    assert (loaded.width, loaded.height) == (4000, 3000)  # the photo's own size is kept
+    assert min(loaded.image.size) >= 448 and max(loaded.image.size) < 1000

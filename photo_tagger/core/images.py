@@ -7,13 +7,16 @@ import hashlib
 import io
 import os
 import stat
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from photo_tagger.config import MAX_IMAGE_PIXELS
+from photo_tagger.config import DECODE_PIXEL_BUDGET, MAX_IMAGE_PIXELS
 
 IMAGE_EXTENSIONS = {
     ".jpg", ".jpeg", ".jpe", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp",
@@ -31,6 +34,34 @@ _TOO_LARGE = (f"image too large to open safely (over {MAX_IMAGE_PIXELS // 1_000_
 
 class UnreadableImage(Exception):
     """A file that cannot be indexed; the message is the reason shown to the user."""
+
+
+class PixelBudget:
+    """Bounds the pixels being decoded at full size at once, across threads. A decode
+    waits until its pixels fit; one larger than the whole budget waits to run alone."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_use = 0
+        self.peak = 0  # the most ever reserved at once, for tests and benchmarks
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def reserve(self, pixels: int) -> Iterator[None]:
+        pixels = min(pixels, self.limit)
+        with self._changed:
+            self._changed.wait_for(lambda: self.in_use + pixels <= self.limit)
+            self.in_use += pixels
+            self.peak = max(self.peak, self.in_use)
+        try:
+            yield
+        finally:
+            with self._changed:
+                self.in_use -= pixels
+                self._changed.notify_all()
+
+
+DECODE_BUDGET = PixelBudget(DECODE_PIXEL_BUDGET)
 
 
 def _register_heif() -> None:
@@ -172,6 +203,18 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image
 
 
+def _reduced(image: Image.Image, target_size: int) -> Image.Image:
+    """A large decoded image shrunk by an integer factor while keeping at least twice the
+    model's size, before the copies that orientation and RGB conversion make."""
+    factor = min(image.size) // (2 * target_size)
+    if factor < 2:
+        return image
+    try:
+        return image.reduce(factor)
+    except ValueError:  # a mode reduce() does not handle: convert at full size
+        return image
+
+
 def _exif_details(image: Image.Image) -> tuple[str | None, str | None]:
     try:
         exif = image.getexif()
@@ -223,14 +266,17 @@ def load_image(path: Path | bytes, target_size: int | None = None) -> LoadedImag
         orientation = image.getexif().get(0x0112, 1) if hasattr(image, "getexif") else 1
         if target_size and image.format == "JPEG":
             image.draft("RGB", (target_size, target_size))
-        image.load()
         # Orientation 5–8 swap width and height.
         if orientation in (5, 6, 7, 8):
             full_w, full_h = full_h, full_w
-        image = ImageOps.exif_transpose(image)
-        if getattr(image, "n_frames", 1) > 1:
-            image.seek(0)
-        rgb = _to_rgb(image)
+        with DECODE_BUDGET.reserve(image.size[0] * image.size[1]):
+            image.load()
+            if target_size:
+                image = _reduced(image, target_size)
+            image = ImageOps.exif_transpose(image)
+            if getattr(image, "n_frames", 1) > 1:
+                image.seek(0)
+            rgb = _to_rgb(image)
     except UnreadableImage:
         raise
     except Image.DecompressionBombError as exc:

@@ -15,7 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from photo_tagger.config import BATCH_SIZE, DECODE_AHEAD, READ_AHEAD_MAX_BYTES
+from photo_tagger.config import (
+    BATCH_SIZE,
+    DECODE_AHEAD,
+    READ_AHEAD_MAX_BYTES,
+    READ_AHEAD_TOTAL_BYTES,
+)
 from photo_tagger.core import tagger
 from photo_tagger.core.embedder import Embedder
 from photo_tagger.core.images import (
@@ -331,6 +336,10 @@ class Indexer:
         done = 0
         files = iter([found for found, _ in todo])
         reads: deque[Future[tuple[FoundFile, bytes | OSError | None]]] = deque()
+        held: deque[FoundFile] = deque()  # the files behind `reads`, in the same order
+
+        def held_bytes(found: FoundFile) -> int:
+            return found.size if found.size <= READ_AHEAD_MAX_BYTES else 0
         ahead = max(DECODE_AHEAD, 2 * self.batch_size)
         with ThreadPoolExecutor(1, thread_name_prefix="read",
                                 initializer=lower_thread_priority) as reader, \
@@ -338,12 +347,21 @@ class Indexer:
                                    initializer=lower_thread_priority) as decoders:
 
             def refill() -> None:
-                while len(reads) < ahead and (found := next(files, None)) is not None:
+                # Bounded by count and by bytes: sixteen 60 MB files are not held at once.
+                while len(reads) < ahead and (not reads or sum(
+                        held_bytes(f) for f in held) < READ_AHEAD_TOTAL_BYTES):
+                    found = next(files, None)
+                    if found is None:
+                        return
+                    held.append(found)
                     reads.append(reader.submit(read, found))
 
             refill()
             while reads:
-                chunk = [reads.popleft().result() for _ in range(min(self.batch_size, len(reads)))]
+                taken = min(self.batch_size, len(reads))
+                chunk = [reads.popleft().result() for _ in range(taken)]
+                for _ in range(taken):
+                    held.popleft()
                 refill()
                 # Decode on every core while the model waits, then embed on every core: on a
                 # small CPU this beats running both at once, where they fight over the cores.
