@@ -11,8 +11,8 @@ import photo_tagger
 
 PACKAGE = Path(photo_tagger.__file__).parent
 QT_FREE = ["photo_tagger.cli", "photo_tagger.paths", "photo_tagger.config"] + sorted(
-    f"photo_tagger.core.{p.stem}" for p in (PACKAGE / "core").glob("*.py")
-    if p.stem != "__init__")
+    f"photo_tagger.{package}.{p.stem}" for package in ("core", "cli")
+    for p in (PACKAGE / package).glob("*.py") if p.stem != "__init__")
 
 PROBE = """
 import importlib, sys
@@ -34,6 +34,7 @@ def probe(modules: list[str], blocked: set[str]) -> subprocess.CompletedProcess[
 
 
 def test_core_and_cli_import_without_qt() -> None:
+    assert "photo_tagger.cli.command" in QT_FREE  # every module of the command line
     result = probe(QT_FREE, {"PySide6", "shiboken6"})
     assert result.returncode == 0, result.stderr
     assert "blocked" not in result.stderr

@@ -16,6 +16,12 @@ class DatabaseError(Exception):
     """A known problem with the library file, shown to the user as a message."""
 
 
+def is_damaged(exc: BaseException) -> bool:
+    """True for SQLite's "malformed" and "not a database" errors: the file itself is
+    damaged, so no later statement on it can succeed either."""
+    return getattr(exc, "sqlite_errorname", None) in ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+
+
 def _stdlib_can_load_extensions() -> bool:
     return hasattr(sqlite3.Connection, "enable_load_extension")
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from photo_tagger.config import DEFAULT_MODEL
+from photo_tagger.core.db import DatabaseError, is_damaged
 from photo_tagger.core.embedder import Embedder, ModelUnavailable
 from photo_tagger.core.indexer import Indexer, IndexProgress, IndexSummary
 from photo_tagger.core.reader import VectorPrefetch
@@ -295,6 +296,12 @@ class IndexingService:
                 if exc.library_model is not None:
                     self.set_model(exc.library_model)
             except Exception as exc:
+                if is_damaged(exc) and self.library is not None:
+                    # Nothing more can be done on this file: stop and say so, never idle.
+                    raise DatabaseError(
+                        f"The library {self.library.path} is damaged ({exc}). Restore it "
+                        "from a backup, or move it aside and index the folders again."
+                    ) from exc
                 log.exception("Indexing work failed: %s", work[0])
                 self._emit("error", f"{type(exc).__name__}: {exc}")
             finally:

@@ -1,4 +1,4 @@
-"""The tagging subcommands: labels, tags, tag/untag, folders, retag and export-xmp. No Qt
+"""The tagging commands: labels, retag, tags, tag/untag, folders and export-xmp. No Qt
 here; each command is a thin layer over core/labels.py and core/xmp.py."""
 
 from __future__ import annotations
@@ -9,8 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from photo_tagger import cli
-from photo_tagger.cli import CommandError, open_library
+from photo_tagger.cli.common import CommandError, Subcommands, add_common_options, open_library
 from photo_tagger.core import labels as api
 from photo_tagger.core.store import Library
 from photo_tagger.core.xmp import export_xmp
@@ -213,8 +212,8 @@ def cmd_export_xmp(args: argparse.Namespace) -> int:
 
 
 # -- the parser -------------------------------------------------------------------------
-def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
-    """Add the tagging subcommands to the `photo-tagger` parser."""
+def add_labels(sub: Subcommands) -> None:
+    common = add_common_options
     labels = sub.add_parser("labels", help="the labels photos are tagged with")
     common(labels)
     lsub = labels.add_subparsers(dest="labels_command", required=True)
@@ -250,29 +249,40 @@ def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
     template.add_argument("template")
     template.set_defaults(func=_known(cmd_labels_set_template))
 
+
+def add_retag(sub: Subcommands) -> None:
     retag = sub.add_parser("retag", help="re-tag the library from stored vectors")
-    common(retag)
+    add_common_options(retag)
     retag.set_defaults(func=_known(cmd_retag))
 
+
+def add_tags(sub: Subcommands) -> None:
     tags = sub.add_parser("tags", help="a photo's tags with their scores")
-    common(tags)
+    add_common_options(tags)
     tags.add_argument("path")
     tags.add_argument("--all", action="store_true", help="every label's score too")
     tags.add_argument("--json", action="store_true")
     tags.set_defaults(func=_known(cmd_tags))
 
+
+def add_tag(sub: Subcommands) -> None:
     tag = sub.add_parser("tag", help="put a tag on a photo by hand")
-    common(tag)
+    add_common_options(tag)
     tag.add_argument("path")
     tag.add_argument("label")
     tag.set_defaults(func=_known(cmd_tag))
 
+
+def add_untag(sub: Subcommands) -> None:
     untag = sub.add_parser("untag", help="take a tag off a photo by hand")
-    common(untag)
+    add_common_options(untag)
     untag.add_argument("path")
     untag.add_argument("label")
     untag.set_defaults(func=_known(cmd_untag))
 
+
+def add_folders(sub: Subcommands) -> None:
+    common = add_common_options
     folders = sub.add_parser("folders", help="per-folder auto-tagging")
     common(folders)
     fsub = folders.add_subparsers(dest="folders_command", required=True)
@@ -291,18 +301,17 @@ def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
     chosen.add_argument("tags", nargs="*")
     chosen.set_defaults(func=_known(cmd_folders_labels))
 
+
+def add_export_xmp(sub: Subcommands) -> None:
     export = sub.add_parser(
         "export-xmp", help="write tags into XMP sidecars (dc:subject)",
         description="Write each photo's tags as dc:subject keywords into its XMP sidecar. "
                     "A tag you untagged is taken out where photo-tagger wrote it; keywords "
                     "darktable, digiKam or Lightroom wrote stay unless --remove-rejected.")
-    common(export)
+    add_common_options(export)
     export.add_argument("folder", nargs="?", help="only photos under this folder")
     export.add_argument("--remove-rejected", action="store_true",
                         help="also remove the tags you untagged from keywords that other "
                              "apps wrote into the sidecars")
     export.add_argument("--json", action="store_true")
     export.set_defaults(func=_known(cmd_export_xmp))
-
-
-cli._EXTRA_COMMANDS.append(register)

@@ -1,5 +1,6 @@
-"""`photo-tagger watch`: the indexing service in the foreground, until Ctrl-C or SIGTERM.
-No Qt here."""
+"""`photo-tagger watch`: the indexing service in the foreground, until Ctrl-C or SIGTERM,
+or until the service stops by itself (a library it cannot open or work on): then it exits
+non-zero with the reason. No Qt here."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from photo_tagger.cli.common import CommandError, Subcommands, add_common_options
 from photo_tagger.config import requested_model
 from photo_tagger.paths import home_dir
 
@@ -20,7 +21,6 @@ log = logging.getLogger("photo_tagger.watch")
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from photo_tagger.cli import CommandError
     from photo_tagger.core.service import IndexingService, ServiceEvent
     from photo_tagger.core.store import Library
     from photo_tagger.paths import library_path
@@ -37,12 +37,17 @@ def cmd_watch(args: argparse.Namespace) -> int:
                                    "`photo-tagger watch FOLDER`.")
     _configure_logging(args.verbose)
     done = threading.Event()
+    asked_to_stop = threading.Event()
+    last_error = ""
 
     def on_event(event: ServiceEvent) -> None:
+        nonlocal last_error
         if event.kind == "state":
             log.info("State: %s", event.data)
         elif event.kind == "model-failed" or event.kind == "error":
             log.error("%s", event.data)
+            if event.kind == "error":
+                last_error = str(event.data)
         elif event.kind == "progress" and args.verbose:
             progress: Any = event.data
             log.debug("Progress: %s %d/%d", progress.phase, progress.done, progress.total)
@@ -55,6 +60,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
     def ask_to_stop(signum: int, frame: object) -> None:
         log.info("Stopping (%s)…", signal.Signals(signum).name)
+        asked_to_stop.set()
         done.set()
 
     previous = {sig: signal.signal(sig, ask_to_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -69,6 +75,9 @@ def cmd_watch(args: argparse.Namespace) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     log.info("Stopped.")
+    if not asked_to_stop.is_set():
+        # The service ended on its own: it reported why as its last error.
+        raise CommandError(f"The indexing service stopped: {last_error or 'no reason given'}")
     if args.fast_exit and not service.running:
         # Everything is saved and closed; tearing down torch and transformers module by
         # module takes 1–2 s more here, past the 2 s a service manager allows.
@@ -79,20 +88,31 @@ def cmd_watch(args: argparse.Namespace) -> int:
     return 0
 
 
+class _BriefFormatter(logging.Formatter):
+    """Log lines without tracebacks: the service logs the error's message as well."""
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802 (logging's name)
+        return ""
+
+    def formatStack(self, stack_info: str) -> str:  # noqa: N802
+        return ""
+
+
 def _configure_logging(verbose: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(
+    # Tracebacks are for whoever debugs with -v; a user reads the one-line reason.
+    formatter = logging.Formatter if verbose else _BriefFormatter
+    handler.setFormatter(formatter(
         "%(asctime)s.%(msecs)03d %(levelname)s %(message)s", "%H:%M:%S"))
     root = logging.getLogger("photo_tagger")
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
-def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
-    """Add `watch` to the `photo-tagger` command (see cli._EXTRA_COMMANDS)."""
+def add_watch(sub: Subcommands) -> None:
     watch = sub.add_parser(
         "watch", help="index and keep watching folders in the foreground (Ctrl-C stops)")
-    common(watch)
+    add_common_options(watch)
     watch.add_argument("folders", nargs="*",
                        help="folders to add and watch (default: the library's folders)")
     watch.add_argument("--settle", type=float, default=0.75,
@@ -103,9 +123,3 @@ def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
                        help=argparse.SUPPRESS)  # for calling main() in-process
     watch.add_argument("-v", "--verbose", action="store_true", help="log progress too")
     watch.set_defaults(func=cmd_watch)
-
-
-# Imported by cli.py at its end (like cli_tags), which adds `watch` to the parser.
-from photo_tagger import cli  # noqa: E402
-
-cli._EXTRA_COMMANDS.append(register)
