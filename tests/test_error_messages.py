@@ -158,3 +158,21 @@ def test_a_newer_library_is_refused_by_the_command_line(tmp_path: Path, capsys) 
     assert main(["--home", str(home), "status"]) == 2
     err = capsys.readouterr().err
     assert "newer photo-tagger" in err and "Update photo-tagger" in err
+
+
+def test_the_windows_reads_get_the_known_error_too(tmp_path: Path) -> None:
+    import queue
+
+    from photo_tagger.core.reader import LibraryReader
+
+    path = make_library(tmp_path, 2000)
+    damage_pages(path, "photos_by_status")
+    reader = LibraryReader(path)
+    answers: queue.Queue = queue.Queue()
+    try:
+        reader.submit(lambda library: library.status_counts(),
+                      lambda result, error: answers.put(error))
+        error = answers.get(timeout=10)
+    finally:
+        reader.close()
+    assert isinstance(error, db.LibraryDamaged) and "backup" in str(error)
