@@ -87,7 +87,7 @@ def check_heif() -> bool:
     return True
 
 
-_NEW_LIBRARY = " A new library: `photo-tagger index FOLDER…` once the damaged file is aside."
+_NEW_LIBRARY = " Index again with `photo-tagger index FOLDER…` once the damaged file is moved."
 
 
 def check_library(path: Path) -> tuple[bool, str | None]:

@@ -44,9 +44,10 @@ _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 11, 13, 14, 26
 DAMAGED_ADVICE = (
     "Your photos are safe: photo-tagger only reads them. The library file holds the index, "
     "the vectors, your labels and the tags you set by hand. To recover, close photo-tagger "
-    "and put back a backup copy of the library file; without a backup, move the damaged file "
-    "aside (keep it: a repair tool may still save your hand-set tags) and index your folders "
-    "into a new library, which finds every photo and its automatic tags again."
+    "and put back a backup copy of the library file. Without a backup, rename or move the "
+    "damaged file (keep it: a repair tool may still save your hand-set tags); photo-tagger "
+    "then starts a new library in its place, and indexing your folders again finds every "
+    "photo and its automatic tags."
 )
 
 
@@ -56,7 +57,7 @@ def _permission_advice(path: Path) -> str:
         f"({path.name}-wal and {path.name}-shm), so it needs to read and write the file and "
         f"to create files in its folder {path.parent}. Give your user that permission (files "
         "created by another user or with sudo: change their owner back to you), or keep the "
-        "library on a disk that is not read-only. Nothing in the library was changed."
+        "library on a disk that is not read-only."
     )
 
 
@@ -115,7 +116,7 @@ def _check_access(path: Path) -> None:
         raise LibraryNotWritable(
             f"The library {path} cannot be written: {' and '.join(blocked)} "
             f"{'is' if len(blocked) == 1 else 'are'} read-only for this user. "
-            f"{_permission_advice(path)}")
+            f"{_permission_advice(path)} Nothing was changed.")
 
 
 def _stdlib_can_load_extensions() -> bool:
