@@ -87,18 +87,41 @@ def check_heif() -> bool:
     return True
 
 
+_NEW_LIBRARY = " Index again with `photo-tagger index FOLDER…` once the damaged file is moved."
+
+
+def check_library(path: Path) -> tuple[bool, str | None]:
+    """Open the library and run SQLite's `quick_check` over every page: a damaged file can
+    still answer `status` from its intact pages. Returns (ok, the library's model)."""
+    from photo_tagger.core.db import DAMAGED_ADVICE, DatabaseError, LibraryDamaged
+    from photo_tagger.core.store import Library
+
+    if not path.exists():
+        _line(True, "Library", f"{path} (not created yet)")
+        return True, None
+    try:
+        with Library(path) as library:
+            model_id = library.model_id
+            problems = library.quick_check()
+    except DatabaseError as exc:
+        _line(False, "Library", str(exc) + (_NEW_LIBRARY if isinstance(exc, LibraryDamaged)
+                                            else ""))
+        return False, None
+    if problems:
+        shown = "; ".join(problems[:3]) + ("; …" if len(problems) > 3 else "")
+        _line(False, "Library", f"{path} is damaged ({shown}). {DAMAGED_ADVICE}{_NEW_LIBRARY}")
+        return False, model_id
+    _line(True, "Library", f"{path}, every page checked")
+    return True, model_id
+
+
 def run_checks(home: Path, model_id: str | None, download: bool = False) -> bool:
     """Print one line per check; True when the app can run."""
-    from photo_tagger.core.store import Library
     from photo_tagger.paths import library_path
 
     _line(True, "Library folder", str(home))
     results = [check_sqlite(), check_torch(), check_qt(), check_heif()]
-    if model_id is None:
-        try:
-            with Library(library_path(home)) as library:
-                model_id = library.model_id
-        except Exception:  # a broken library is reported by the SQLite check's advice
-            model_id = None
-    results.append(check_model(model_id or DEFAULT_MODEL, download))
+    library_ok, library_model = check_library(library_path(home))
+    results.append(library_ok)
+    results.append(check_model(model_id or library_model or DEFAULT_MODEL, download))
     return all(results)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import torch
 from PIL import Image
 
 import photos
-from photo_tagger.core.embedder import Embedder, ModelUnavailable
+from photo_tagger.core.embedder import Embedder, ModelDamaged, ModelUnavailable
 from photo_tagger.core.images import load_image
 
 
@@ -95,6 +96,27 @@ def test_missing_folder_and_folder_without_model(tmp_path: Path) -> None:
         Embedder.load(str(tmp_path / "nowhere"))
     with pytest.raises(ModelUnavailable, match="no config.json"):
         Embedder.load(str(tmp_path))
+
+
+def test_truncated_weights_name_the_folder_and_the_problem(fixres_model: Path,
+                                                          tmp_path: Path) -> None:
+    folder = shutil.copytree(fixres_model, tmp_path / "model")
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])  # a cut copy
+    with pytest.raises(ModelDamaged, match="cut short or corrupted") as info:
+        Embedder.load(str(folder))
+    assert str(folder) in str(info.value) and "again" in str(info.value)
+
+
+def test_config_that_does_not_fit_the_weights_is_named(fixres_model: Path,
+                                                      tmp_path: Path) -> None:
+    folder = shutil.copytree(fixres_model, tmp_path / "model")
+    config = json.loads((folder / "config.json").read_text())
+    config["vision_config"]["hidden_size"] = 48  # the weights hold 32
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelDamaged, match="does not fit together") as info:
+        Embedder.load(str(folder))
+    assert str(folder) in str(info.value) and "config.json" in str(info.value)
 
 
 def test_cli_without_model_prints_one_sentence_and_fails(tmp_path: Path) -> None:

@@ -245,3 +245,26 @@ def test_known_hashes_stay_compact_as_photos_are_added(library: Library) -> None
     assert len(known._added) < KnownHashes.MERGE_EVERY  # merged into the sorted array
     assert all(digest in known for digest in digests)
     assert digest_of(-1) not in known
+
+
+def test_a_file_deleted_during_the_run_is_dropped_not_skipped(
+        library: Library, fixres_model: Path, tmp_path: Path) -> None:
+    from photo_tagger.config import DECODE_AHEAD
+
+    folder = tmp_path / "p"
+    folder.mkdir()
+    count = DECODE_AHEAD + 4  # the last one is read well after the first batch
+    for i in range(count):
+        photos.noise(folder / f"{i:03}.png", i)
+    last = folder / f"{count - 1:03}.png"
+
+    def delete_last() -> None:  # between the scan and its decoding
+        if last.exists():
+            last.unlink()
+
+    summary = Indexer(library, str(fixres_model), batch_size=1,
+                      between_batches=delete_last).index_folders([folder])
+    assert summary.skipped == []
+    assert summary.indexed == count - 1
+    assert library.photo_by_path(str(last)) is None
+    assert library.skipped() == []

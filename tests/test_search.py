@@ -93,3 +93,34 @@ def test_similar_and_near_duplicates(indexed) -> None:
     names = [sorted(Path(r.path).name for r in group) for group in groups]
     assert ["red-bigger.jpg", "red.png"] in names
     assert not any("noise.png" in group for group in names)
+
+
+def test_duplicate_groups_do_not_chain(tmp_path: Path) -> None:
+    """v0..v19 turn by a small angle each: neighbours are above the threshold, the ends are
+    opposite. Joining matches transitively made them one group; each group must stay
+    within the threshold of its leader, while real duplicates still group."""
+    threshold, dim = 0.95, 8
+    step = np.arccos(0.97)  # neighbours at cosine 0.97, two steps apart at 0.88
+    chain = [np.array([np.cos(k * step), np.sin(k * step)] + [0.0] * (dim - 2))
+             for k in range(20)]
+    twins = [np.eye(dim)[5] + np.eye(dim)[6] * e for e in (0.0, 0.05, 0.1)]
+    with Library(tmp_path / "lib.db") as library:
+        library.set_model("test", dim)
+        folder = library.add_folder(tmp_path)
+        with library.transaction():
+            for name, vector in [*((f"chain{k:02}", v) for k, v in enumerate(chain)),
+                                 *((f"twin{k}", v) for k, v in enumerate(twins))]:
+                library.save_indexed(
+                    str(tmp_path / f"{name}.jpg"), folder.id, size=1, mtime=1.0,
+                    content_hash=name, width=1, height=1, taken_at=None, camera=None,
+                    vector=(vector / np.linalg.norm(vector)).astype(np.float32))
+        groups = Searcher(library).duplicate_groups(threshold=threshold)
+        vectors = {r.photo_id: library.vector(r.photo_id) for g in groups for r in g}
+    names = [[Path(r.path).stem for r in group] for group in groups]
+    assert ["twin0", "twin1", "twin2"] in names
+    assert max(len(group) for group in groups) == 3
+    for group in groups:  # some member is within the threshold of every other one
+        members = [vectors[r.photo_id] for r in group]
+        assert any(all(float(a @ b) >= threshold - 1e-6 for b in members) for a in members)
+    # Each chained photo is in a group (its neighbour is close), two by two.
+    assert sum(len(n) for n in names if n[0].startswith("chain")) == 20

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -20,6 +22,107 @@ def is_damaged(exc: BaseException) -> bool:
     """True for SQLite's "malformed" and "not a database" errors: the file itself is
     damaged, so no later statement on it can succeed either."""
     return getattr(exc, "sqlite_errorname", None) in ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+
+
+class LibraryNotWritable(DatabaseError):
+    """The library file, its working files or its folder cannot be written (permissions,
+    owner, a read-only disk)."""
+
+
+class LibraryDamaged(DatabaseError):
+    """The library file is corrupted, or is not a photo-tagger database at all."""
+
+
+class DiskFull(DatabaseError):
+    """The disk holding the library is full: the last change was not saved."""
+
+
+class LibraryTooNew(DatabaseError):
+    """The library was written by a newer photo-tagger."""
+
+
+# SQLite's primary result codes (the low byte of an extended code) that are the user's
+# environment, not a bug: https://sqlite.org/rescode.html
+_SQLITE_PERM, _SQLITE_READONLY, _SQLITE_IOERR = 3, 8, 10
+_SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 11, 13, 14, 26
+
+# What the library holds, and what is safe: said wherever a damaged library is reported.
+DAMAGED_ADVICE = (
+    "Your photos are safe: photo-tagger only reads them. The library file holds the index, "
+    "the vectors, your labels and the tags you set by hand. To recover, close photo-tagger "
+    "and put back a backup copy of the library file. Without a backup, rename or move the "
+    "damaged file (keep it: a repair tool may still save your hand-set tags); photo-tagger "
+    "then starts a new library in its place, and indexing your folders again finds every "
+    "photo and its automatic tags."
+)
+
+
+def _permission_advice(path: Path) -> str:
+    return (
+        f"photo-tagger writes to the library file and keeps two working files beside it "
+        f"({path.name}-wal and {path.name}-shm), so it needs to read and write the file and "
+        f"to create files in its folder {path.parent}. Give your user that permission (files "
+        "created by another user or with sudo: change their owner back to you), or keep the "
+        "library on a disk that is not read-only."
+    )
+
+
+def known_error(exc: BaseException | None, path: Path) -> DatabaseError | None:
+    """The known problem behind a raw SQLite error, as a `DatabaseError` that says what is
+    wrong with the library at `path` and how to fix it; None for other errors (bugs)."""
+    if isinstance(exc, DatabaseError):
+        return exc
+    code = getattr(exc, "sqlite_errorcode", None)
+    if not isinstance(exc, sqlite_module().Error) or code is None:
+        return None
+    primary = code & 0xFF
+    if primary == _SQLITE_CORRUPT:
+        return LibraryDamaged(f"The library {path} is damaged ({exc}). {DAMAGED_ADVICE}")
+    if primary == _SQLITE_NOTADB:
+        return LibraryDamaged(
+            f"The library {path} is not a photo-tagger database, or its first page is "
+            f"damaged ({exc}). {DAMAGED_ADVICE}")
+    if primary == _SQLITE_FULL:
+        return DiskFull(
+            f"The disk holding the library {path} is full ({exc}). The last change was not "
+            "saved and nothing before it was lost. Free some space on that disk, then try "
+            "again.")
+    if primary in (_SQLITE_READONLY, _SQLITE_PERM):
+        return LibraryNotWritable(
+            f"The library {path} cannot be written ({exc}). {_permission_advice(path)}")
+    if primary == _SQLITE_CANTOPEN:
+        return LibraryNotWritable(
+            f"The library {path} cannot be opened ({exc}). {_permission_advice(path)}")
+    if primary == _SQLITE_IOERR:
+        return DatabaseError(
+            f"The library {path} could not be read or written: the disk reported an error "
+            f"({exc}). Check that the disk is still connected and has free space, then try "
+            "again.")
+    return None
+
+
+def _check_access(path: Path) -> None:
+    """Refuse a library that cannot be written before SQLite tries: it would open it
+    read-only and fail later, or call it 'not a database' when the folder is read-only."""
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise DiskFull(f"Cannot create the library folder {folder}: the disk is full. "
+                           "Free some space on that disk, then try again.") from exc
+        raise LibraryNotWritable(
+            f"Cannot create the library folder {folder} ({exc.strerror or exc}). "
+            f"{_permission_advice(path)}") from exc
+    blocked = [] if os.access(folder, os.W_OK | os.X_OK) else [f"the folder {folder}"]
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if os.path.exists(file) and not os.access(file, os.R_OK | os.W_OK):
+            blocked.append(f"the file {file.name}")
+    if blocked:
+        raise LibraryNotWritable(
+            f"The library {path} cannot be written: {' and '.join(blocked)} "
+            f"{'is' if len(blocked) == 1 else 'are'} read-only for this user. "
+            f"{_permission_advice(path)} Nothing was changed.")
 
 
 def _stdlib_can_load_extensions() -> bool:
@@ -115,7 +218,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 def _migrate(conn: Any, path: Path) -> None:
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
-        raise DatabaseError(
+        raise LibraryTooNew(
             f"The library {path} was written by a newer photo-tagger (schema {version}, this "
             f"version knows {SCHEMA_VERSION}). Update photo-tagger to open it."
         )
@@ -168,15 +271,17 @@ def _enable_wal(conn: Any, module: Any) -> None:
 def connect(path: Path) -> Any:
     """Open (creating if needed) the library at `path` with sqlite-vec loaded.
 
-    One connection per thread: callers never share a connection across threads.
+    One connection per thread: callers never share a connection across threads. Raises a
+    `DatabaseError` (a subclass for the known kinds) that says what is wrong and what to do.
     """
     module = sqlite_module()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _check_access(path)
     try:
         conn = module.connect(str(path), timeout=30, isolation_level=None,
                               check_same_thread=True)
     except module.Error as exc:
-        raise DatabaseError(f"Cannot open the library {path}: {exc}") from exc
+        raise known_error(exc, path) or DatabaseError(
+            f"Cannot open the library {path}: {exc}") from exc
     try:
         conn.enable_load_extension(True)
         sqlite_vec.load(conn)
@@ -192,7 +297,9 @@ def connect(path: Path) -> Any:
         _migrate(conn, path)
     except module.DatabaseError as exc:
         conn.close()
-        raise DatabaseError(f"The library {path} is not a photo-tagger database: {exc}") from exc
+        raise known_error(exc, path) or DatabaseError(
+            f"The library {path} is not a photo-tagger database ({exc}). Point photo-tagger "
+            "at another library folder; this file was not changed.") from exc
     except DatabaseError:
         conn.close()
         raise
@@ -207,8 +314,9 @@ def transaction(conn: Any) -> Iterator[Any]:
         try:
             yield conn
         except BaseException:
-            conn.execute("ROLLBACK TO nested")
-            conn.execute("RELEASE nested")
+            if conn.in_transaction:  # SQLite rolls back by itself on a full disk or I/O error
+                conn.execute("ROLLBACK TO nested")
+                conn.execute("RELEASE nested")
             raise
         conn.execute("RELEASE nested")
         return
@@ -216,6 +324,7 @@ def transaction(conn: Any) -> Iterator[Any]:
     try:
         yield conn
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # ROLLBACK of an ended transaction would hide the error
+            conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")

@@ -27,6 +27,30 @@ class ModelUnavailable(Exception):
     """The model is neither on disk nor downloadable; the message says what to do."""
 
 
+class ModelDamaged(ModelUnavailable):
+    """The model's folder is there but its files are cut short or do not fit together."""
+
+
+def _damaged_model(source: Path, exc: Exception) -> ModelDamaged | None:
+    """The known problem behind a failed `from_pretrained`, naming the folder; None for
+    other errors. Checked by the error's type and text: transformers has no classes for
+    these (a truncated file is safetensors' own error, a size mismatch a RuntimeError)."""
+    from safetensors import SafetensorError
+
+    if isinstance(exc, SafetensorError):
+        return ModelDamaged(
+            f"The model in {source} is damaged: its weights (model.safetensors) are cut "
+            f"short or corrupted ({exc}). An interrupted download or copy leaves such a file: "
+            "download or copy the model into that folder again.")
+    if isinstance(exc, RuntimeError) and "mismatch" in str(exc).lower():
+        return ModelDamaged(
+            f"The model in {source} does not fit together: the sizes of the weights in "
+            "model.safetensors differ from those its config.json declares. The two files come "
+            "from different models, or one was edited: put the config.json and "
+            "model.safetensors of one and the same model in that folder.")
+    return None
+
+
 def _unavailable_message(model_id: str, detail: str) -> str:
     return (
         f"The model '{model_id}' is not on this computer and could not be downloaded "
@@ -177,7 +201,12 @@ class Embedder:
             model = AutoModel.from_pretrained(source, use_safetensors=True,
                                               trust_remote_code=False)
             processor = AutoProcessor.from_pretrained(source, trust_remote_code=False)
-        except (OSError, ValueError) as exc:
+        except Exception as exc:
+            damaged = _damaged_model(source, exc)
+            if damaged is not None:
+                raise damaged from exc
+            if not isinstance(exc, (OSError, ValueError)):
+                raise
             raise ModelUnavailable(
                 f"The model at {source} could not be loaded ({exc}). It must be a SigLIP 2 "
                 "checkpoint saved with safetensors.") from exc

@@ -374,7 +374,11 @@ class Indexer:
                         # Its twin is gone after all (deleted since the hashes were read):
                         # decode it here, rare enough not to need the pool.
                         item = prepare((item.file, None), reuse_known=False)
-                    if item.error is not None:
+                    if item.error is not None and _deleted(item.file.path):
+                        # Deleted since the scan: gone, not skipped.
+                        with self.library.transaction():
+                            summary.removed += self.library.remove_photos([item.file.path])
+                    elif item.error is not None:
                         with self.library.transaction():
                             self.library.save_skipped(item.file.path, folder_id,
                                                       size=item.file.size,
@@ -477,3 +481,15 @@ class Indexer:
             for item in batch:
                 self._known_hashes.add(item.content_hash)  # type: ignore[arg-type]
         summary.indexed += len(batch)
+
+
+def _deleted(path: str) -> bool:
+    """The file is gone from a folder that is still there. A file that cannot be reached
+    (no permission, its folder gone with an unmounted drive) is not taken as deleted."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return os.path.isdir(os.path.dirname(path))
+    except OSError:
+        return False
+    return False

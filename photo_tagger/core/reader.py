@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from photo_tagger.core.db import known_error
 from photo_tagger.core.responsiveness import lower_thread_priority
 from photo_tagger.core.store import Library
 
@@ -49,7 +50,7 @@ class LibraryReader:
             result = fn(self._library)
         except Exception as exc:  # delivered to the caller, like the service's jobs
             log.debug("A library read failed: %s", exc)
-            done(None, exc)
+            done(None, known_error(exc, self.path) or exc)  # a damaged file, said plainly
             return
         done(result, None)
 

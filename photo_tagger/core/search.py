@@ -188,46 +188,53 @@ class Searcher:
     def duplicate_groups(self, threshold: float = 0.95, chunk: int = 2048,
                          max_hash_distance: int = DUPLICATE_HASH_DISTANCE
                          ) -> list[list[SearchResult]]:
-        """Groups of near-duplicate photos: every pair at or above `threshold` cosine whose
-        perceptual hashes also agree (resized, recompressed or lightly edited copies) joins
-        one group; look-alikes with close embeddings but other pixels stay apart. Exact, in
-        chunks, so memory stays at chunk × library floats."""
+        """Groups of near-duplicate photos: a pair at or above `threshold` cosine whose
+        perceptual hashes also agree (resized, recompressed or lightly edited copies) is a
+        match; look-alikes with close embeddings but other pixels stay apart.
+
+        Groups do not chain: in photo-id order, each photo not yet grouped leads a group of
+        the ungrouped photos that match it, so every member matches its group's leader
+        (joining matches transitively made one group of 3677 out of 5000 distinct photos).
+        Exact, in chunks, so memory stays at chunk × library floats. Each result's score is
+        its cosine to the group's leader; the leader's is its best member's.
+        """
         self.index.refresh(self.library)
         ids, matrix = self.index.ids, self.index.matrix
         hashes = dict(self.library.conn.execute(
             "SELECT id, dhash FROM photos WHERE status = 'indexed'").fetchall())
-        parent = list(range(len(ids)))
-
-        def root(i: int) -> int:
-            while parent[i] != i:
-                parent[i] = parent[parent[i]]
-                i = parent[i]
-            return i
-
-        best: dict[int, float] = {}
+        # Leaders in photo-id order, not the index's (which moves as vectors are rewritten),
+        # so the same library gives the same groups.
+        order = np.argsort(ids, kind="stable")
+        grouped = np.zeros(len(ids), dtype=bool)  # by position in the index
+        groups: list[dict[int, float]] = []  # position -> score, leader first
         for start in range(0, len(ids), chunk):
-            block = matrix[start:start + chunk] @ matrix.T
-            rows, cols = np.nonzero(block >= threshold)
-            for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
-                i = start + r
-                if c <= i:
+            positions = order[start:start + chunk]
+            block = matrix[positions] @ matrix.T
+            rows, cols = np.nonzero(block >= threshold)  # ordered by row, then column
+            firsts = np.flatnonzero(np.diff(rows, prepend=-1)).tolist()
+            for first, end in zip(firsts, [*firsts[1:], len(rows)], strict=True):
+                r = int(rows[first])
+                leader = int(positions[r])
+                if grouped[leader]:
                     continue
-                first, second = hashes.get(int(ids[i])), hashes.get(int(ids[c]))
-                if first is not None and second is not None \
-                        and hash_distance(first, second) > max_hash_distance:
-                    continue
-                parent[root(i)] = root(c)
-                score = float(block[r, c])
-                best[i] = max(best.get(i, 0.0), score)
-                best[c] = max(best.get(c, 0.0), score)
-        groups: dict[int, list[int]] = {}
-        for i in best:
-            groups.setdefault(root(i), []).append(i)
-        photos = self.library.photos_by_ids([int(ids[i]) for i in best])
+                leader_hash = hashes.get(int(ids[leader]))
+                members: dict[int, float] = {}
+                for c in cols[first:end].tolist():
+                    other_hash = hashes.get(int(ids[c]))
+                    if c == leader or grouped[c] or (
+                            leader_hash is not None and other_hash is not None
+                            and hash_distance(leader_hash, other_hash) > max_hash_distance):
+                        continue
+                    members[c] = float(block[r, c])
+                if members:
+                    grouped[leader] = True
+                    grouped[list(members)] = True
+                    groups.append({leader: max(members.values()), **members})
+        photos = self.library.photos_by_ids([int(ids[i]) for g in groups for i in g])
         result = []
-        for members in groups.values():
-            members.sort(key=lambda i: photos[int(ids[i])].path)
-            result.append([SearchResult(int(ids[i]), photos[int(ids[i])].path, best[i])
-                           for i in members])
+        for group in groups:
+            members_sorted = sorted(group, key=lambda i: photos[int(ids[i])].path)
+            result.append([SearchResult(int(ids[i]), photos[int(ids[i])].path, group[i])
+                           for i in members_sorted])
         result.sort(key=lambda g: (-len(g), g[0].path))
         return result

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from sqlite_vec import serialize_float32
 
-from photo_tagger.core.db import connect, transaction
+from photo_tagger.core.db import connect, known_error, transaction
 
 
 class LibraryModelChanged(Exception):
@@ -93,8 +93,13 @@ class Library:
     def __enter__(self) -> Library:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        """Close; a raw SQLite error that is a known problem (a damaged file, a full disk,
+        no permission) leaves as a `DatabaseError` that says what to do."""
         self.close()
+        known = known_error(exc, self.path) if exc is not None else None
+        if known is not None and known is not exc:
+            raise known from exc
 
     def transaction(self) -> Any:
         return transaction(self.conn)
@@ -570,6 +575,16 @@ class Library:
             "ON CONFLICT(photo_id, tag) DO UPDATE SET score = excluded.score",
             ((int(p), t, float(s)) for p, t, s in rows),
         )
+
+    def quick_check(self) -> list[str]:
+        """SQLite's `PRAGMA quick_check` over every page: the problems found, [] when the
+        file is sound. Reads the whole file (seconds for a large library): for checks the
+        user asked for, not for every open."""
+        rows = [r[0] for r in self.conn.execute("PRAGMA quick_check(20)")]
+        if rows == ["ok"]:
+            return []
+        lines = (line.strip() for row in rows for line in str(row).splitlines())
+        return [line for line in lines if line and not line.startswith("***")]
 
     def db_size_bytes(self) -> int:
         total = 0
