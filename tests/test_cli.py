@@ -84,3 +84,27 @@ def test_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
                             timeout=120)
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "is not a folder" in result.stderr
+
+
+def test_excluded_photos_stay_out_until_taken_back(tmp_path: Path, fixres_model: Path,
+                                                   capsys) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    keep = photos.solid(folder / "keep.png", (10, 200, 10))
+    extra = photos.noise(folder / "extra.png", seed=3)
+    assert run(capsys, "index", str(folder), "--model", str(fixres_model))[0] == 0
+
+    code, out, _ = run(capsys, "exclusions", "add", str(extra))
+    assert code == 0 and "1 removed from the library" in out
+    assert extra.exists()
+    summary = json.loads(run(capsys, "index", str(folder), "--json")[1])
+    assert (summary["indexed"], summary["unchanged"]) == (0, 1)  # not brought back
+    listed = json.loads(run(capsys, "exclusions", "list", "--json")[1])
+    assert listed == [str(extra.resolve())]
+
+    code, out, _ = run(capsys, "exclusions", "remove", str(extra))
+    assert code == 0 and "indexed 1" in out
+    assert json.loads(run(capsys, "exclusions", "list", "--json")[1]) == []
+    status = json.loads(run(capsys, "status", "--json")[1])
+    assert status["indexed"] == 2
+    assert run(capsys, "exclusions", "remove", str(keep))[0] == 2  # never excluded

@@ -180,6 +180,20 @@ def test_duplicates_are_grouped_and_removal_keeps_the_file(qtbot, indexed) -> No
     qtbot.waitUntil(lambda: dialog.groups.rowCount() == 0, timeout=WAIT)
     assert copy.exists()
     qtbot.waitUntil(lambda: win.photos.rowCount() == 3, timeout=WAIT)
+
+    # The next scan leaves it out: the removal was recorded, not undone by the disk.
+    done = []
+    win.bridge.submit(lambda library, indexer: indexer.index_folders([win.test_folder]),
+                      lambda summary, error: done.append(summary))
+    qtbot.waitUntil(lambda: bool(done), timeout=WAIT)
+    assert done[0].indexed == 0 and done[0].reused == 0
+    assert win.photos.rowCount() == 3
+
+    # Undo brings it back.
+    assert dialog.undo_button.isVisible() and "1 photo" in dialog.undo_button.text()
+    dialog.undo_button.click()
+    qtbot.waitUntil(lambda: win.photos.rowCount() == 4, timeout=WAIT)
+    assert not dialog.undo_button.isVisible()
     dialog.close()
 
 

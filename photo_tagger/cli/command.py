@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from photo_tagger import __version__
-from photo_tagger.cli import checks, indexing, search, tags, watch
+from photo_tagger.cli import checks, exclusions, indexing, search, tags, watch
 from photo_tagger.cli.common import AddCommand, CommandError, CommandParser, add_common_options
 from photo_tagger.core.db import DatabaseError
 from photo_tagger.core.embedder import ModelUnavailable
@@ -32,6 +32,7 @@ COMMANDS: list[AddCommand] = [
     tags.add_untag,
     tags.add_folders,
     tags.add_export_xmp,
+    exclusions.add_exclusions,
     watch.add_watch,
 ]
 

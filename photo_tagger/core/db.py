@@ -210,6 +210,14 @@ MIGRATIONS: list[str] = [
     ALTER TABLE photos ADD COLUMN ctime REAL;
     ALTER TABLE photos ADD COLUMN inode INTEGER;
     """,
+    # 4: photos the user removed from the library but kept on disk: scans pass them by
+    # until the user takes them back.
+    """
+    CREATE TABLE excluded (
+        path TEXT PRIMARY KEY,
+        excluded_at REAL NOT NULL DEFAULT (unixepoch('subsec'))
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -199,12 +199,15 @@ class Indexer:
         backfill: list[tuple[int, float, int]] = []  # rows from before ctime/inode were kept
         if self.model_switch_pending():
             _ = self.embedder  # switches the library to this model before the scan
+        excluded = set(self.library.excluded_paths())
         for folder_path in folders:
             folder = self.library.add_folder(Path(folder_path))
             known = self.library.photos_under(folder.path)
             seen: set[str] = set()
             unreachable: list[Unreachable] = []
             for found in walk_images(Path(folder.path), unreachable):
+                if found.path in excluded:  # removed by the user, file kept
+                    continue
                 seen.add(found.path)
                 row = known.get(found.path)
                 if is_unchanged(row, found):
@@ -241,7 +244,10 @@ class Indexer:
         that is no longer on disk is taken as that photo moved."""
         summary = IndexSummary()
         todo: list[tuple[FoundFile, int]] = []
+        excluded = set(self.library.excluded_paths())
         for path in paths:
+            if path in excluded:
+                continue
             folder = self.library.folder_for(path)
             try:
                 stat = os.stat(path)
@@ -258,6 +264,18 @@ class Indexer:
     def remove_files(self, paths: Iterable[str]) -> int:
         with self.library.transaction():
             return self.library.remove_photos(paths)
+
+    def exclude_files(self, paths: Iterable[str]) -> int:
+        """"Remove from Library" that keeps the files: no later scan brings them back."""
+        with self.library.transaction():
+            return self.library.exclude_photos(paths)
+
+    def include_files(self, paths: Iterable[str]) -> IndexSummary:
+        """Undo `exclude_files` and index those files again."""
+        paths = list(paths)
+        with self.library.transaction():
+            self.library.include_again(paths)
+        return self.index_files([p for p in paths if os.path.isfile(p)])
 
     def move_file(self, old_path: str, new_path: str) -> bool:
         """Record a rename/move seen by the watcher; vector and tags stay with the photo."""

@@ -348,6 +348,25 @@ class Library:
                 removed += 1
         return removed
 
+    def exclude_photos(self, paths: Iterable[str]) -> int:
+        """Forget photos but keep their files: later scans pass them by, until
+        `include_again`. Call inside a transaction. Returns the rows removed."""
+        paths = list(paths)
+        self.conn.executemany("INSERT OR IGNORE INTO excluded(path) VALUES (?)",
+                              [(path,) for path in paths])
+        return self.remove_photos(paths)
+
+    def include_again(self, paths: Iterable[str]) -> int:
+        """Undo `exclude_photos`: the next scan (or `Indexer.index_files`) indexes them."""
+        removed = 0
+        for path in paths:
+            removed += self.conn.execute("DELETE FROM excluded WHERE path = ?",
+                                         (path,)).rowcount
+        return removed
+
+    def excluded_paths(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT path FROM excluded ORDER BY path")]
+
     def indexed_photos(self, folder_path: str | None = None) -> list[tuple[int, str]]:
         """(id, path) of the indexed photos, newest taken first: the window's view when no
         query is typed."""

@@ -33,6 +33,10 @@ if TYPE_CHECKING:
 DEFAULT_DUPLICATE_THRESHOLD = 0.95
 
 
+def photo_count(count: int) -> str:
+    return f"{count:,} photo" if count == 1 else f"{count:,} photos"
+
+
 def move_to_trash(path: str) -> str | None:
     """Move a file to the system trash; returns an error message, or None when done."""
     try:
@@ -96,8 +100,12 @@ class DuplicatesDialog(QDialog):
         self.remove_button = QPushButton("Remove from Library…", self)
         self.remove_button.setToolTip("Forget the selected photos; asks whether to keep the "
                                       "files or move them to the trash.")
+        self.undo_button = QPushButton(self)
+        self.undo_button.hide()
+        self.removed: list[str] = []  # what the last "Remove" took out, for its undo
         bottom.addWidget(self.open_button)
         bottom.addStretch(1)
+        bottom.addWidget(self.undo_button)
         bottom.addWidget(self.remove_button)
         layout.addLayout(bottom)
 
@@ -106,6 +114,7 @@ class DuplicatesDialog(QDialog):
         self.member_view.activated.connect(self._open)
         self.open_button.clicked.connect(lambda: self._open(self.member_view.currentIndex()))
         self.remove_button.clicked.connect(self.remove_selected)
+        self.undo_button.clicked.connect(self.undo_remove)
         self.find()
 
     def find(self) -> None:
@@ -181,6 +190,24 @@ class DuplicatesDialog(QDialog):
             QMessageBox.warning(self, "Not moved to the trash", "\n".join(problems))
 
         def job(library: Library, indexer: Indexer) -> int:
-            return indexer.remove_files(paths)
+            # Kept files are remembered as excluded, or the next scan would bring them back.
+            return indexer.remove_files(paths) if to_trash else indexer.exclude_files(paths)
+
+        def done(_result: object, _error: BaseException | None) -> None:
+            self.find()
+            if not to_trash:
+                self.removed = paths
+                self.undo_button.setText(f"Undo: bring back {photo_count(len(paths))}")
+                self.undo_button.show()
+
+        self.bridge.submit(job, done)
+
+    def undo_remove(self) -> None:
+        """Take back the last "Remove" that kept the files: they are indexed again."""
+        paths, self.removed = self.removed, []
+        self.undo_button.hide()
+
+        def job(library: Library, indexer: Indexer) -> object:
+            return indexer.include_files(paths)
 
         self.bridge.submit(job, lambda _result, _error: self.find())
