@@ -119,12 +119,29 @@ def test_a_deleted_subfolder_is_still_removed(library: Library, tmp_path: Path,
     folder = tmp_path / "photos"
     (folder / "old").mkdir(parents=True)
     photos.solid(folder / "old" / "a.jpg", (1, 2, 3))
+    photos.solid(folder / "b.jpg", (3, 2, 1))
     indexer = Indexer(library, str(fixres_model), lambda _: fixres_embedder)
     indexer.index_folders([folder])
     (folder / "old" / "a.jpg").unlink()
     (folder / "old").rmdir()
     summary = indexer.index_folders([folder])
     assert (summary.removed, summary.unreachable) == (1, [])
+
+
+def test_an_empty_mount_point_keeps_its_photos(library: Library, tmp_path: Path,
+                                               fixres_model: Path, fixres_embedder) -> None:
+    """Unmounted with its mount point left behind, a drive looks like an empty folder."""
+    mount = tmp_path / "mnt"
+    mount.mkdir()
+    photo = photos.solid(mount / "a.jpg", (10, 20, 30))
+    indexer = Indexer(library, str(fixres_model), lambda _: fixres_embedder)
+    indexer.index_folders([mount])
+    photo.rename(tmp_path / "a.jpg")  # the drive's files are elsewhere now
+    summary = indexer.index_folders([mount])
+    assert summary.removed == 0
+    assert [(u.path, u.reason) for u in summary.unreachable] == [
+        (str(mount.resolve()), "empty: is its drive connected?")]
+    assert library.photo_by_path(str(photo)) is not None
 
 
 def test_a_fifo_never_blocks_the_scan(tmp_path: Path, fixres_model: Path,

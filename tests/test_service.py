@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import os
 import queue
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -419,3 +420,28 @@ def test_a_model_switch_by_another_program_is_followed_not_mixed(tmp_path, harne
     assert service.model_id == new_model
     assert h.reader.vector_count() == 2
     assert h.reader.vector(h.photo(late).id).shape == (dimension,)
+
+
+def test_a_folder_unmounted_and_mounted_again_keeps_its_photos_and_is_watched_again(
+        tmp_path, harness):
+    folder = tmp_path / "drive"
+    folder.mkdir()
+    first = noise(folder / "a.png", seed=1)
+    h = harness()
+    service = h.start()
+    service.add_folder(folder)
+    wait_until(lambda: indexed(h.photo(first)), what="first photo indexed")
+    h.reader.set_manual_tag(h.photo(first).id, "keep", True)
+
+    away = tmp_path / "elsewhere"
+    folder.rename(away)  # unmounted: the folder is gone
+    noise(away / "b.png", seed=2)  # a photo added on another computer meanwhile
+    wait_until(lambda: str(folder.resolve()) not in service.watched_folders(),
+               what="the watcher seeing the folder gone")
+    time.sleep(3 * SETTLE + 0.5)  # long enough for a held delete to have been applied
+    assert indexed(h.photo(first))
+    shutil.copytree(away, folder)  # mounted again: another file system, new inodes
+    wait_until(lambda: indexed(h.photo(folder / "b.png")), what="the new photo indexed")
+    late = noise(folder / "c.png", seed=3)  # watched again, not only rescanned
+    wait_until(lambda: indexed(h.photo(late)), what="a photo added after the return")
+    assert "keep" in {t.tag for t in h.reader.tags_of(h.photo(first).id)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import queue
+import shutil
 import threading
 import time
 from collections import Counter
@@ -17,6 +18,7 @@ from photo_tagger.core.watcher import (
     Moved,
     Ready,
     Removed,
+    RootReturned,
     filesystem_type,
     needs_polling,
 )
@@ -211,3 +213,43 @@ def test_a_delete_is_handed_on_after_files_that_appeared_with_it(tmp_path, watch
         if isinstance(change, (Ready, Removed)):
             kinds.append(change)
     assert kinds == [Ready((str(tmp_path / "new.jpg"),)), Removed(str(old), False)]
+
+
+def test_watching_resumes_when_the_folder_is_deleted_and_made_again(tmp_path) -> None:
+    changes: queue.Queue[Change] = queue.Queue()
+    w = FolderWatcher(changes.put, settle=SETTLE, root_check_interval=0.2)
+    w.start()
+    try:
+        root = tmp_path / "card"
+        root.mkdir()
+        w.watch(root)
+        (root / "a.jpg").write_bytes(b"x")
+        ready_paths(changes, {str(root / "a.jpg")})
+        shutil.rmtree(root)
+        root.mkdir()  # a new folder under the same name: the old watch saw nothing of it
+        back = next_change(changes, RootReturned)
+        assert back.path == str(root)
+        (root / "b.jpg").write_bytes(b"y")
+        ready_paths(changes, {str(root / "b.jpg")})
+    finally:
+        w.stop()
+    seen = []
+    while not changes.empty():
+        seen.append(changes.get())
+    # The folder's own delete is not a delete of its photos: they are kept until it is back.
+    assert not [c for c in seen if isinstance(c, Removed) and c.path == str(root)]
+
+
+def test_a_folder_missing_at_start_is_watched_once_it_appears(tmp_path) -> None:
+    changes: queue.Queue[Change] = queue.Queue()
+    w = FolderWatcher(changes.put, settle=SETTLE, root_check_interval=0.2)
+    w.start()
+    try:
+        drive = tmp_path / "drive"
+        w.watch(drive)  # not mounted yet
+        drive.mkdir()
+        assert next_change(changes, RootReturned).path == str(drive)
+        (drive / "c.png").write_bytes(b"z")
+        ready_paths(changes, {str(drive / "c.png")})
+    finally:
+        w.stop()

@@ -222,6 +222,10 @@ class Indexer:
                 if self.stop.is_set():
                     summary.cancelled = True
                     return summary
+            if known and not seen and not unreachable:
+                # Every photo gone at once is an empty mount point (the drive is not
+                # mounted) far more often than a folder emptied on purpose.
+                unreachable.append(Unreachable(folder.path, "empty: is its drive connected?"))
             # What could not be looked at is not gone: an unreadable or unmounted folder
             # keeps its photos, vectors and hand-set tags until it can be read again.
             gone.update({path: row for path, row in known.items() if path not in seen

@@ -25,7 +25,14 @@ from photo_tagger.core.responsiveness import collector_paused, lower_thread_prio
 from photo_tagger.core.scanner import walk_images
 from photo_tagger.core.search import Searcher, SearchResult, parse_query
 from photo_tagger.core.store import Library, LibraryModelChanged
-from photo_tagger.core.watcher import Change, FolderWatcher, Moved, Ready, Removed
+from photo_tagger.core.watcher import (
+    Change,
+    FolderWatcher,
+    Moved,
+    Ready,
+    Removed,
+    RootReturned,
+)
 from photo_tagger.paths import library_path
 
 log = logging.getLogger(__name__)
@@ -465,6 +472,11 @@ class IndexingService:
             self._removed(change)
         elif isinstance(change, Moved):
             self._moved(change)
+        elif isinstance(change, RootReturned):
+            # Back after being deleted and made again, or unmounted: what changed while
+            # it was away is found by a scan (its photos were kept meanwhile).
+            log.info("Folder %s is back; scanning it.", change.path)
+            self._index_folders([change.path])
 
     def _removed(self, change: Removed) -> None:
         assert self.library is not None and self.indexer is not None

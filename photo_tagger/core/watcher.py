@@ -58,7 +58,25 @@ class Removed:
     is_directory: bool
 
 
-Change = Ready | Moved | Removed
+@dataclass(frozen=True)
+class RootReturned:
+    """A watched folder that was away (deleted and made again, a drive unmounted and
+    mounted again) is back, watched anew: scan it for what changed meanwhile."""
+
+    path: str
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of a folder, or None when it is not there: a remount or a folder
+    made again under the same name shows as a new identity."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return (stat.st_dev, stat.st_ino) if os.path.isdir(path) else None
+
+
+Change = Ready | Moved | Removed | RootReturned
 
 
 def _unescape_mount(field_text: str) -> str:
@@ -121,10 +139,16 @@ class FolderWatcher:
 
     def __init__(self, sink: Callable[[Change], None], *, settle: float = 0.75,
                  poll_interval: float = 5.0,
-                 detect_polling: Callable[[str], bool] = needs_polling) -> None:
+                 detect_polling: Callable[[str], bool] = needs_polling,
+                 root_check_interval: float = 2.0) -> None:
         self._sink = sink
         self.settle = settle
         self.poll_interval = poll_interval
+        # How often the watched folders themselves are checked: an observer says nothing
+        # when its folder is deleted and made again, or its drive remounted.
+        self.root_check_interval = root_check_interval
+        self._roots: dict[str, tuple[bool, tuple[int, int] | None]] = {}
+        self._roots_checked = time.monotonic()
         self._detect_polling = detect_polling
         self._lock = threading.Condition()
         self._pending: dict[str, _Pending] = {}
@@ -174,8 +198,16 @@ class FolderWatcher:
         Polling is used when asked for, when the folder is on a network file system, or
         when the native observer refuses (for example, out of inotify watches)."""
         path = os.path.realpath(folder)
-        if path in self._watched or not os.path.isdir(path):
-            return path in self._watched and self._watched[path].polling
+        if path in self._watched:
+            return self._watched[path].polling
+        # Remembered even when it is not there now: watching starts once it appears.
+        self._roots[path] = (polling, _identity(path))
+        if not os.path.isdir(path):
+            log.warning("%s is not reachable; it will be watched once it is back.", path)
+            return polling
+        return self._schedule(path, polling)
+
+    def _schedule(self, path: str, polling: bool) -> bool:
         use_polling = polling or self._detect_polling(path)
         if not use_polling:
             try:
@@ -193,10 +225,17 @@ class FolderWatcher:
 
     def unwatch(self, folder: str | Path) -> None:
         path = os.path.realpath(folder)
+        self._roots.pop(path, None)
+        self._unschedule(path)
+
+    def _unschedule(self, path: str) -> None:
         watched = self._watched.pop(path, None)
         if watched is None:
             return
-        watched.observer.unschedule(watched.watch)
+        try:
+            watched.observer.unschedule(watched.watch)
+        except Exception:  # its folder is gone, and the observer dropped the watch itself
+            log.debug("Watch of %s was already gone", path)
         prefix = path.rstrip("/") + os.sep
         with self._lock:
             for pending in [p for p in self._pending if p.startswith(prefix)]:
@@ -264,6 +303,14 @@ class FolderWatcher:
                 return
             self._touch(src)
         elif kind == "deleted":
+            if src in self._roots:
+                # The watched folder itself went away (deleted, unmounted): its photos are
+                # kept, and the root check re-arms the watch when it is back. Its identity
+                # is forgotten: a folder made again at once may reuse the inode number.
+                polling, _ = self._roots[src]
+                self._roots[src] = (polling, None)
+                self._roots_checked = 0.0
+                return
             with self._lock:
                 prefix = src.rstrip("/") + os.sep
                 for pending in [p for p in self._pending
@@ -321,11 +368,35 @@ class FolderWatcher:
         with self._lock:
             return len(self._pending) + len(self._held)
 
+    def check_roots(self) -> None:
+        """Re-arm watching of each watched folder that went away and came back, and say
+        so with `RootReturned`; called from the settle thread every few seconds."""
+        self._roots_checked = time.monotonic()
+        for path, (polling, known) in list(self._roots.items()):
+            now = _identity(path)
+            if now == known or path not in self._roots:
+                continue
+            self._roots[path] = (polling, now)
+            self._unschedule(path)
+            if now is None:
+                log.warning("%s went away; its photos are kept until it is back.", path)
+                continue
+            log.info("%s is back; watching it again.", path)
+            self._schedule(path, polling)
+            self._emit(RootReturned(path))
+
     def _settle_loop(self) -> None:
         with self._lock:
             while not self._stopping:
+                if time.monotonic() - self._roots_checked >= self.root_check_interval:
+                    self._lock.release()  # stat and schedule outside the lock
+                    try:
+                        self.check_roots()
+                    finally:
+                        self._lock.acquire()
+                    continue
                 if not self._pending and not self._held:
-                    self._lock.wait()
+                    self._lock.wait(self.root_check_interval)
                     continue
                 ready = self._check_pending()
                 # A delete is held for three settle periods: longer than a file that
