@@ -31,6 +31,12 @@ def is_under(path: str, folder: str) -> bool:
     return path in (folder, prefix) or path.startswith((prefix + "/", prefix + "\\"))
 
 
+def shown(path: str) -> str:
+    """A path as text for a person: bytes that are not UTF-8 (kept as lone surrogates so
+    the file can still be opened) show as U+FFFD instead of vanishing in the display."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def library_path(home: Path) -> Path:
     return home / "library.db"
 

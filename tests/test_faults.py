@@ -317,3 +317,53 @@ def test_a_big_image_is_reduced_before_it_is_copied(tmp_path: Path) -> None:
     loaded = load_image(big, 224)
     assert (loaded.width, loaded.height) == (4000, 3000)  # the photo's own size is kept
     assert min(loaded.image.size) >= 448 and max(loaded.image.size) < 1000
+
+
+def test_a_file_name_that_is_not_utf8_is_indexed_and_round_trips(
+        tmp_path: Path, isolated_home: Path, fixres_model: Path, capsys) -> None:
+    from photo_tagger.cli import main
+
+    folder = tmp_path / "card"
+    folder.mkdir()
+    latin1 = os.path.join(os.fsencode(folder), b"caf\xe9.jpg")  # an old Samba share's name
+    photos.solid(Path(os.fsdecode(latin1)), (200, 10, 10))
+    photos.solid(folder / "plain.jpg", (10, 10, 200))
+
+    assert main(["index", str(folder), "--model", str(fixres_model)]) == 0
+    assert "Indexed 2" in capsys.readouterr().out
+    with Library(library_path(isolated_home)) as library:
+        row = library.photo_by_path(os.fsdecode(latin1))
+        assert row is not None and row.status == "indexed"
+        assert os.fsencode(row.path) == latin1  # the same bytes on disk
+        assert os.fsdecode(latin1) in library.photos_under(str(folder))
+        library.set_manual_tag(row.id, "café", True)
+        assert {t.tag for t in library.tags_of(row.id)} >= {"café"}
+
+    # Nothing changed: the second run finds both (prefix queries see the odd name).
+    assert main(["index", str(folder), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["unchanged"], summary["removed"]) == (2, 0)
+    # JSON stays valid UTF-8, and gives the exact path back.
+    assert main(["search", "red", "--json", "--limit", "5"]) == 0
+    out = capsys.readouterr().out
+    out.encode("utf-8")
+    assert os.fsdecode(latin1) in {r["path"] for r in json.loads(out)}
+
+
+def test_the_cli_prints_a_non_utf8_path_as_its_bytes(tmp_path: Path, isolated_home: Path,
+                                                     fixres_model: Path) -> None:
+    folder = tmp_path / "card"
+    folder.mkdir()
+    latin1 = os.path.join(os.fsencode(folder), b"caf\xe9.jpg")
+    photos.solid(Path(os.fsdecode(latin1)), (200, 10, 10))
+    env = dict(os.environ, PHOTO_TAGGER_HOME=str(isolated_home), HF_HUB_OFFLINE="1",
+               PYTHONPATH=str(REPO), LC_ALL="C.UTF-8", PYTHONUTF8="0",
+               PYTHONIOENCODING="utf-8:strict")  # what a UTF-8 desktop terminal gets
+    run = subprocess.run([sys.executable, "-m", "photo_tagger", "index", str(folder),
+                          "--model", str(fixres_model)], env=env, cwd=REPO,
+                         capture_output=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    listing = subprocess.run([sys.executable, "-m", "photo_tagger", "search", "red"],
+                             env=env, cwd=REPO, capture_output=True, timeout=300)
+    assert listing.returncode == 0, listing.stderr
+    assert latin1 in listing.stdout

@@ -74,3 +74,22 @@ def test_the_loader_prunes_its_cache_at_start_up(qtbot, tmp_path: Path) -> None:
         assert left(cache) == {"00-thumb", "01-thumb", "02-thumb"}
     finally:
         loader.shutdown()
+
+
+def test_a_photo_whose_name_is_not_utf8_gets_its_thumbnail(qtbot, tmp_path: Path) -> None:
+    from PySide6.QtCore import Qt
+
+    from photo_tagger.core.search import SearchResult
+    from photo_tagger.gui.models import PhotoListModel
+
+    path = os.fsdecode(os.path.join(os.fsencode(tmp_path), b"caf\xe9.png"))
+    solid(Path(path), (200, 10, 10))
+    loader = ThumbnailLoader(tmp_path / "cache")
+    model = PhotoListModel(loader)
+    model.set_results([SearchResult(1, path, 1.0)])
+    assert model.data(model.index(0, 0)) == "caf\N{REPLACEMENT CHARACTER}.png"
+    with qtbot.waitSignal(loader.ready, timeout=20_000) as ready:
+        assert model.data(model.index(0, 0), Qt.ItemDataRole.DecorationRole) is None
+    assert ready.args == [path]  # the exact path, not one mangled through a QString
+    assert model.data(model.index(0, 0), Qt.ItemDataRole.DecorationRole) is not None
+    loader.pool.waitForDone(5000)

@@ -122,10 +122,21 @@ def searcher_for(args: argparse.Namespace, library: Library, need_model: bool) -
     return Searcher(library, embedder)
 
 
+def json_text(data: object) -> str:
+    """JSON for stdout: UTF-8 as it is, except when a path holds bytes that are not UTF-8
+    (lone surrogates): then every non-ASCII character is escaped, so the output stays
+    valid UTF-8 and `json.loads` gives back the exact path."""
+    text = json.dumps(data, ensure_ascii=False)
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return json.dumps(data)
+    return text
+
+
 def print_results(results: Sequence[SearchResult], as_json: bool) -> None:
     if as_json:
-        print(json.dumps([{"path": r.path, "score": round(r.score, 6)} for r in results],
-                         ensure_ascii=False))
+        print(json_text([{"path": r.path, "score": round(r.score, 6)} for r in results]))
         return
     if not results:
         print("No matching photos.")

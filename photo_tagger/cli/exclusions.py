@@ -4,13 +4,13 @@ No Qt here."""
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from photo_tagger.cli.common import (
     CommandError,
     Subcommands,
     add_common_options,
+    json_text,
     model_for,
     open_library,
 )
@@ -25,7 +25,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     with open_library(args) as library:
         paths = library.excluded_paths()
     if args.json:
-        print(json.dumps(paths, ensure_ascii=False))
+        print(json_text(paths))
     elif not paths:
         print("No photos are excluded.")
     for path in [] if args.json else paths:

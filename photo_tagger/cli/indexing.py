@@ -4,7 +4,6 @@ progress bar (tqdm) on a terminal. No Qt here."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -15,6 +14,7 @@ from photo_tagger.cli.common import (
     CommandError,
     Subcommands,
     add_common_options,
+    json_text,
     model_for,
     open_library,
 )
@@ -71,7 +71,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     if args.json:
-        print(json.dumps(summary.as_dict(), ensure_ascii=False))
+        print(json_text(summary.as_dict()))
         return 0
     print(f"Indexed {summary.indexed}, unchanged {summary.unchanged}, moved {summary.moved}, "
           f"copies reused {summary.reused}, removed {summary.removed}, "
@@ -96,7 +96,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             "skipped_files": [{"path": p, "reason": r} for p, r in library.skipped()],
         }
     if args.json:
-        print(json.dumps(info, ensure_ascii=False))
+        print(json_text(info))
         return 0
     print(f"Library: {info['db_path']} ({info['db_size_bytes'] / 1e6:.1f} MB)")
     print(f"Model: {info['model'] or 'none yet'}"

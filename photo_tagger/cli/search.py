@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from photo_tagger.cli.common import (
@@ -11,6 +10,7 @@ from photo_tagger.cli.common import (
     Subcommands,
     add_common_options,
     fraction,
+    json_text,
     open_library,
     positive_int,
     print_results,
@@ -50,8 +50,8 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
     with open_library(args) as library:
         groups = Searcher(library).duplicate_groups(args.threshold)
     if args.json:
-        print(json.dumps([[{"path": r.path, "score": round(r.score, 6)} for r in group]
-                          for group in groups], ensure_ascii=False))
+        print(json_text([[{"path": r.path, "score": round(r.score, 6)} for r in group]
+                         for group in groups]))
         return 0
     if not groups:
         print("No near-duplicates found.")

@@ -4,12 +4,17 @@ here; each command is a thin layer over core/labels.py and core/xmp.py."""
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from photo_tagger.cli.common import CommandError, Subcommands, add_common_options, open_library
+from photo_tagger.cli.common import (
+    CommandError,
+    Subcommands,
+    add_common_options,
+    json_text,
+    open_library,
+)
 from photo_tagger.core import labels as api
 from photo_tagger.core.store import Library
 from photo_tagger.core.xmp import export_xmp
@@ -49,7 +54,7 @@ def cmd_labels_list(args: argparse.Namespace) -> int:
         seed_default_labels(library)
         labels = api.list_labels(library)
     if args.json:
-        print(json.dumps([label.as_dict() for label in labels], ensure_ascii=False))
+        print(json_text([label.as_dict() for label in labels]))
         return 0
     if not labels:
         print("No labels. Add one with `photo-tagger labels add LABEL`.")
@@ -125,7 +130,7 @@ def cmd_tags(args: argparse.Namespace) -> int:
             data["labels"] = [{"label": name, "tag": tag, "score": round(score, 6),
                                "threshold": threshold, "passed": score >= threshold}
                               for name, tag, score, threshold in found.scores]
-        print(json.dumps(data, ensure_ascii=False))
+        print(json_text(data))
         return 0
     print(found.path)
     if not found.tags:
@@ -163,7 +168,7 @@ def cmd_folders_list(args: argparse.Namespace) -> int:
     with open_library(args) as library:
         folders = api.folder_settings(library)
     if args.json:
-        print(json.dumps([folder.as_dict() for folder in folders], ensure_ascii=False))
+        print(json_text([folder.as_dict() for folder in folders]))
         return 0
     if not folders:
         print("No folders yet. Add one with `photo-tagger index FOLDER`.")
@@ -199,7 +204,7 @@ def cmd_export_xmp(args: argparse.Namespace) -> int:
     with open_library(args) as library:
         summary = export_xmp(library, folder, remove_rejected=args.remove_rejected)
     if args.json:
-        print(json.dumps(summary.as_dict(), ensure_ascii=False))
+        print(json_text(summary.as_dict()))
         return 0 if not summary.failed else 1
     print(f"Sidecars written {summary.written}, already up to date {summary.unchanged}, "
           f"failed {len(summary.failed)}.")

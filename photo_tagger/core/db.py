@@ -276,6 +276,33 @@ def _enable_wal(conn: Any, module: Any) -> None:
             time.sleep(0.02)
 
 
+# File names that are not UTF-8 (old Samba shares, camera cards: `caf\xe9.jpg`) reach
+# Python as lone surrogates (os.fsdecode's surrogateescape), which SQLite text cannot hold.
+# Each such surrogate U+DC80..U+DCFF is stored as the private-use code point U+10FF80..
+# U+10FFFF (plane 16, used by no file name) and turned back when read. Char for char, so
+# prefix queries still work, and every path round-trips to the same bytes on disk.
+_SURROGATE_TO_PRIVATE = {0xDC00 + b: 0x10FF00 + b for b in range(0x80, 0x100)}
+_PRIVATE_TO_SURROGATE = {v: k for k, v in _SURROGATE_TO_PRIVATE.items()}
+_PRIVATE_UTF8_LEAD = "\U0010ff80".encode()[:2]  # the first two bytes of all 128 of them
+
+
+def text_to_db(text: str) -> str:
+    """Every str bound to SQL passes here (a sqlite3 adapter): most cost one isascii()."""
+    if text.isascii():
+        return text
+    try:
+        text.encode()
+        return text
+    except UnicodeEncodeError:
+        return text.translate(_SURROGATE_TO_PRIVATE)
+
+
+def text_from_db(data: bytes) -> str:
+    """Every text value read back (the connections' text_factory)."""
+    text = data.decode()
+    return text.translate(_PRIVATE_TO_SURROGATE) if _PRIVATE_UTF8_LEAD in data else text
+
+
 def connect(path: Path) -> Any:
     """Open (creating if needed) the library at `path` with sqlite-vec loaded.
 
@@ -290,6 +317,8 @@ def connect(path: Path) -> Any:
     except module.Error as exc:
         raise known_error(exc, path) or DatabaseError(
             f"Cannot open the library {path}: {exc}") from exc
+    module.register_adapter(str, text_to_db)  # a no-op after the first connection
+    conn.text_factory = text_from_db
     try:
         conn.enable_load_extension(True)
         sqlite_vec.load(conn)

@@ -21,6 +21,7 @@ from photo_tagger.core.labels import LabelInfo
 from photo_tagger.core.search import SearchResult
 from photo_tagger.core.store import Folder
 from photo_tagger.gui.thumbnails import ThumbnailLoader
+from photo_tagger.paths import shown
 
 PhotoIdRole = Qt.ItemDataRole.UserRole + 1
 PathRole = Qt.ItemDataRole.UserRole + 2
@@ -97,9 +98,9 @@ class PhotoListModel(QStringListModel):
             return None
         row = self._rows[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return os.path.basename(row.path)
+            return shown(os.path.basename(row.path))
         if role == Qt.ItemDataRole.ToolTipRole:
-            return row.path
+            return shown(row.path)
         if role == Qt.ItemDataRole.DecorationRole:
             if self.loader is None:
                 return None

@@ -113,7 +113,9 @@ class _PruneTask(QRunnable):
 
 
 class _TaskSignals(QObject):
-    finished = Signal(str, int, object)  # path, size, QImage or None
+    # Paths travel as Python objects: through a QString, a name that is not UTF-8 (a lone
+    # surrogate) would come back changed and match no row.
+    finished = Signal(object, int, object)  # path, size, QImage or None
 
 
 class _ThumbnailTask(QRunnable):
@@ -141,8 +143,8 @@ class ThumbnailLoader(QObject):
     """Asks for thumbnails without waiting: `pixmap()` answers from memory or queues a
     decode, and `ready` says when it arrived."""
 
-    ready = Signal(str)  # path
-    failed = Signal(str)
+    ready = Signal(object)  # path (str), as asked for
+    failed = Signal(object)
 
     def __init__(self, cache_dir: Path | None, *, capacity: int = 3000,
                  cache_max_bytes: int | None = THUMBNAIL_CACHE_MAX_BYTES,
