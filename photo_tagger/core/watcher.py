@@ -21,6 +21,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
 from watchdog.observers.polling import PollingObserver
 
+from photo_tagger.config import POLL_INTERVAL_SECONDS, SETTLE_SECONDS
 from photo_tagger.core.images import is_candidate
 from photo_tagger.core.scanner import is_hidden, walk_images
 from photo_tagger.paths import is_under
@@ -118,8 +119,8 @@ class FolderWatcher:
     Moves are reported at once; deletes after a short hold (see `_remove_later`).
     """
 
-    def __init__(self, sink: Callable[[Change], None], *, settle: float = 0.75,
-                 poll_interval: float = 5.0,
+    def __init__(self, sink: Callable[[Change], None], *, settle: float = SETTLE_SECONDS,
+                 poll_interval: float = POLL_INTERVAL_SECONDS,
                  detect_polling: Callable[[str], bool] = needs_polling) -> None:
         self._sink = sink
         self.settle = settle

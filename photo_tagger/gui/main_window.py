@@ -39,7 +39,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from photo_tagger.config import DEMO_MODEL_NAME
+from photo_tagger.config import (
+    DEMO_MODEL_NAME,
+    THUMBNAIL_SIZE,
+    THUMBNAIL_SIZE_MAX,
+    THUMBNAIL_SIZE_MIN,
+)
 from photo_tagger.core.browse import (
     BrowseController,
     Filters,
@@ -75,7 +80,6 @@ SEARCH_DEBOUNCE_MS = 300
 REFRESH_DEBOUNCE_MS = 700
 # While indexing, a big listing refreshes less often: each refresh rebuilds every row.
 REFRESH_MS_PER_1000_ROWS = 20
-DEFAULT_THUMB = 180
 
 STATE_TEXT = {
     "loading-model": "Loading the model…",
@@ -113,7 +117,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Photo Tagger")
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
-        self.thumb_size = int(settings.value("thumbnail_size", DEFAULT_THUMB))
+        self.thumb_size = int(settings.value("thumbnail_size", THUMBNAIL_SIZE))
 
         self.loader = ThumbnailLoader(thumbnail_dir(home), parent=self)
         self.photos = PhotoListModel(self.loader, self)
@@ -322,7 +326,7 @@ class MainWindow(QMainWindow):
             self.browser.restoreState(splitter)
 
     def set_thumb_size(self, size: int) -> None:
-        self.thumb_size = max(100, min(320, int(size)))
+        self.thumb_size = max(THUMBNAIL_SIZE_MIN, min(THUMBNAIL_SIZE_MAX, int(size)))
         self.grid.set_thumb_size(self.thumb_size)
         self.settings.setValue("thumbnail_size", self.thumb_size)
 
