@@ -63,11 +63,6 @@ def parse_query(query: str) -> ParsedQuery:
     return parsed
 
 
-def format_tag_filter(tag: str) -> str:
-    """The query text that filters by `tag` (quoted when it has spaces)."""
-    return f'tag:"{tag}"' if " " in tag else f"tag:{tag}"
-
-
 class VectorIndex:
     """Every photo vector in one float32 matrix: exact cosine search by a matrix-vector
     product (about 1 ms per 10k photos here, far below sqlite-vec 0.1.9's scan; see

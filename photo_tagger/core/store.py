@@ -266,10 +266,6 @@ class Library:
         )
         return self.conn.execute("SELECT id FROM photos WHERE path = ?", (path,)).fetchone()[0]
 
-    def pending_paths(self) -> list[str]:
-        return [r[0] for r in self.conn.execute(
-            "SELECT path FROM photos WHERE status = 'pending' ORDER BY id")]
-
     def save_indexed(self, path: str, folder_id: int | None, *, size: int, mtime: float,
                      content_hash: str, width: int | None, height: int | None,
                      taken_at: str | None, camera: str | None,
