@@ -4,8 +4,9 @@
                                       [--model demo:shapes | base-patch16-224]
 
 Writes the images once into benchmarks/.cache/huge/ (RGBA PNGs just under the 200 MP guard,
-each a gradient so the decoder does real work), then indexes them with the demo model (or a base-size SigLIP 2 with random weights) in a
-fresh process with that many decode threads and prints its peak RSS. Goal: <= 2.5 GB
+each a gradient so the decoder does real work), then indexes them with the demo model (or
+a base-size SigLIP 2 with random weights) in a fresh process with that many decode threads
+and prints its peak RSS. Goal: <= 2.5 GB
 whatever the folder holds (three 196 MP PNGs at once reached 5.8 GB before the pixel budget).
 """
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import platform
-import subprocess
 import time
 from pathlib import Path
 
@@ -130,12 +129,6 @@ def matmul_peak_gflops(seconds: float = 2.0) -> float:
     return 2 * 2048**3 * count / (time.perf_counter() - started) / 1e9
 
 
-def git_revision() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, cwd=Path(__file__).parent).stdout.strip()
-    except OSError:
-        return "unknown"
 
 
 def percentile(values: list[float], q: float) -> float:

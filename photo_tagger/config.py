@@ -29,6 +29,23 @@ DECODE_PIXEL_BUDGET = 250_000_000
 # The window's on-disk thumbnail cache; the least recently used files go at start-up
 # beyond this (a 320 px thumbnail is ~20 KB: room for about 100k photos and some previews).
 THUMBNAIL_CACHE_MAX_BYTES = 2 * 1024 * 1024 * 1024
+# The window's grid: thumbnail width in pixels, and the range the settings allow.
+THUMBNAIL_SIZE = 180
+THUMBNAIL_SIZE_MIN = 100
+THUMBNAIL_SIZE_MAX = 320
+
+# Results a search returns: the window lists many, the command line prints a screenful,
+# and the Python API (`Searcher`) gives this many when the caller names no limit.
+SEARCH_LIMIT = 1000
+CLI_SEARCH_LIMIT = 20
+API_SEARCH_LIMIT = 50
+# Cosine similarity from which photos count as near-duplicates.
+DUPLICATE_THRESHOLD = 0.95
+
+# Seconds a new or changed file must stay the same before it is indexed, and between
+# scans of folders that are polled (network shares).
+SETTLE_SECONDS = 0.75
+POLL_INTERVAL_SECONDS = 5.0
 
 # The SigLIP 2 checkpoints offered in the settings, with rough size and CPU speed hints.
 KNOWN_MODELS: dict[str, str] = {

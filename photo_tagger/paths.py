@@ -27,8 +27,14 @@ def home_dir(override: str | os.PathLike[str] | None = None) -> Path:
 def is_under(path: str, folder: str) -> bool:
     """Is `path` the folder itself or inside it? Either separator counts, so a library
     made on Windows answers the same; `/photos2` is not under `/photos`."""
+    return path in (folder, folder.rstrip("/\\")) or path.startswith(folder_prefixes(folder))
+
+
+def folder_prefixes(folder: str) -> tuple[str, str]:
+    """The two prefixes (`/` and `\\` ended, equally long) a path inside `folder` starts
+    with: what `is_under` checks, for SQL filters that compare `substr(path, 1, n)`."""
     prefix = folder.rstrip("/\\")
-    return path in (folder, prefix) or path.startswith((prefix + "/", prefix + "\\"))
+    return prefix + "/", prefix + "\\"
 
 
 def shown(path: str) -> str:

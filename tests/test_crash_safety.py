@@ -12,23 +12,14 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from photo_tagger.core.indexer import Indexer
 from photo_tagger.core.store import Library
 from photo_tagger.paths import library_path
 from photos import noise
+from waiting import HANG_SECONDS, wait_until
 
 REPO = Path(__file__).resolve().parent.parent
 PHOTOS = 120
-
-
-def wait_until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def cli(home: Path, *args: str) -> subprocess.Popen[str]:
@@ -86,7 +77,7 @@ def test_sigkill_mid_run_then_restart_is_consistent(tmp_path, isolated_home, fix
                 watch.communicate()
         assert watch.returncode == 0, log
         assert "Stopped." in log
-        assert took < 2, f"watch took {took:.1f}s to exit"
+        assert took < HANG_SECONDS, f"watch took {took:.1f}s to exit"
 
         conn = reader.conn
         files = {str(p) for p in folder.iterdir()}

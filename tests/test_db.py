@@ -80,23 +80,63 @@ def test_model_switch_drops_vectors_and_auto_tags_but_keeps_manual(tmp_path: Pat
         assert library.set_model("model-b", 8) is False
 
 
-def test_all_vectors_reads_what_sqlite_vec_returns(tmp_path: Path) -> None:
-    """The fast read of sqlite-vec's chunks must agree with its own row-by-row scan."""
+def _library_with_vectors(path: Path) -> Library:
+    """2,500 vectors over three sqlite-vec chunks, with holes left by deletes."""
     from sqlite_vec import serialize_float32
 
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(2500, 8)).astype(np.float32)
-    with Library(tmp_path / "lib.db") as library:
-        library.set_model("m", 8)
-        with library.transaction():
-            library.conn.executemany(
-                "INSERT INTO photo_vectors(photo_id, embedding) VALUES (?, ?)",
-                [(i * 3 + 1, serialize_float32(vectors[i])) for i in range(2500)])
-            library.conn.executemany("DELETE FROM photo_vectors WHERE photo_id = ?",
-                                     [(i * 3 + 1,) for i in range(0, 2500, 7)])
+    library = Library(path)
+    library.set_model("m", 8)
+    with library.transaction():
+        library.conn.executemany(
+            "INSERT INTO photo_vectors(photo_id, embedding) VALUES (?, ?)",
+            [(i * 3 + 1, serialize_float32(vectors[i])) for i in range(2500)])
+        library.conn.executemany("DELETE FROM photo_vectors WHERE photo_id = ?",
+                                 [(i * 3 + 1,) for i in range(0, 2500, 7)])
+    return library
+
+
+def _scanned(library: Library) -> dict[int, np.ndarray]:
+    """sqlite-vec's own, documented row-by-row answer."""
+    return {r[0]: np.frombuffer(r[1], dtype=np.float32) for r in library.conn.execute(
+        "SELECT photo_id, embedding FROM photo_vectors")}
+
+
+def test_all_vectors_reads_what_sqlite_vec_returns(tmp_path: Path) -> None:
+    """The fast read of sqlite-vec's chunks must agree with its own row-by-row scan."""
+    with _library_with_vectors(tmp_path / "lib.db") as library:
         ids, matrix = library.all_vectors()
         expected = {r[0]: np.frombuffer(r[1], dtype=np.float32) for r in library.conn.execute(
             "SELECT photo_id, embedding FROM photo_vectors")}
         assert len(ids) == len(expected) == library.vector_count()
+        for photo_id, row in zip(ids.tolist(), matrix, strict=True):
+            assert np.array_equal(expected[photo_id], row)
+
+
+def test_the_chunk_fast_path_itself_reads_every_vector(tmp_path: Path, caplog) -> None:
+    """sqlite-vec is pinned because its private chunk layout is read: this fails (rather
+    than all_vectors quietly going 20 times slower) on a release that changes it."""
+    with _library_with_vectors(tmp_path / "lib.db") as library:
+        ids, matrix = library.vectors_from_chunks(8)
+        expected = _scanned(library)
+        assert sorted(ids.tolist()) == sorted(expected)
+        for photo_id, row in zip(ids.tolist(), matrix, strict=True):
+            assert np.array_equal(expected[photo_id], row)
+        with caplog.at_level("WARNING", logger="photo_tagger.core.store"):
+            library.all_vectors()
+        assert not caplog.records  # the fast path was taken
+
+
+def test_an_unexpected_chunk_layout_falls_back_with_a_warning(tmp_path: Path, caplog) -> None:
+    with _library_with_vectors(tmp_path / "lib.db") as library:
+        # Row ids the fast path cannot line up with the vectors; sqlite-vec's own scan
+        # does not read them, as if a new release had moved them elsewhere.
+        library.conn.execute("UPDATE photo_vectors_chunks SET rowids = zeroblob(8)")
+        expected = _scanned(library)
+        with caplog.at_level("WARNING", logger="photo_tagger.core.store"):
+            ids, matrix = library.all_vectors()
+        assert "chunk tables are not laid out as expected" in caplog.text
+        assert sorted(ids.tolist()) == sorted(expected)
         for photo_id, row in zip(ids.tolist(), matrix, strict=True):
             assert np.array_equal(expected[photo_id], row)

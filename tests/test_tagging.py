@@ -320,7 +320,9 @@ def test_retag_of_100k_photos_by_100_labels_is_fast() -> None:
     rows = tagger.tag_rows(matrix, np.arange(100_000), vectors)
     elapsed = time.perf_counter() - started
     assert len(rows) >= 100_000 * 0.9  # most photos get the tag they were built near
-    assert elapsed < 2.0, f"{elapsed:.2f} s"  # about 0.2 s here; a Python loop takes 30+ s
+    # About 0.2 s here; a Python loop over the photos takes 30+ s. The bound tells the two
+    # apart on a loaded machine; benchmarks/bench_retag.py measures the real speed.
+    assert elapsed < 15.0, f"{elapsed:.2f} s"
 
 
 def test_renaming_a_label_re_embeds_only_its_prompt(

@@ -10,6 +10,7 @@ import threading
 import time
 from collections import Counter
 
+import psutil
 import pytest
 
 from photo_tagger.core.watcher import (
@@ -20,8 +21,10 @@ from photo_tagger.core.watcher import (
     Removed,
     RootReturned,
     filesystem_type,
+    is_network_filesystem,
     needs_polling,
 )
+from waiting import HANG_SECONDS
 
 SETTLE = 0.2
 
@@ -163,16 +166,17 @@ def test_polling_folder_sees_changes(tmp_path, watcher, changes):
 
 
 def test_network_shares_are_detected_from_mounts(tmp_path, changes):
-    mounts = ("/dev/sda1 / ext4 rw 0 0\n"
-              "server:/photos /mnt/nas nfs4 rw 0 0\n"
-              "//box/share /mnt/My\\040Share cifs rw 0 0\n"
-              "me@host:/ /mnt/ssh fuse.sshfs rw 0 0\n")
+    # (mount point, type) as psutil.disk_partitions reports them (it undoes /proc/mounts'
+    # octal escapes such as My\040Share).
+    mounts = [("/", "ext4"), ("/mnt/nas", "nfs4"), ("/mnt/My Share", "cifs"),
+              ("/mnt/ssh", "fuse.sshfs")]
     assert filesystem_type("/home/me/Pictures", mounts) == "ext4"
     assert not needs_polling("/home/me/Pictures", mounts)
     assert needs_polling("/mnt/nas/2024", mounts)
     assert needs_polling("/mnt/My Share/x", mounts)
     assert needs_polling("/mnt/ssh", mounts)
     assert not needs_polling("/mnt/nasty", mounts)
+    assert needs_polling("/Volumes/nas/x", [("/", "apfs"), ("/Volumes/nas", "smbfs")])  # macOS
     # Detection drives the choice of observer, per folder.
     w = FolderWatcher(changes.put, settle=SETTLE, poll_interval=0.1,
                       detect_polling=lambda path: path.endswith("share"))
@@ -186,6 +190,15 @@ def test_network_shares_are_detected_from_mounts(tmp_path, changes):
         w.stop()
 
 
+def test_this_machines_mounts_are_read_through_psutil(tmp_path):
+    """Without given mounts, every mount psutil lists is considered (on any OS)."""
+    fstype = filesystem_type(str(tmp_path))
+    assert fstype in {p.fstype for p in psutil.disk_partitions(all=True)}
+    assert needs_polling(str(tmp_path)) is is_network_filesystem(fstype)
+    assert is_network_filesystem("NFS4") and is_network_filesystem("smbfs")
+    assert not is_network_filesystem("ext4") and not is_network_filesystem(None)
+
+
 def test_stop_leaves_no_threads(tmp_path, changes):
     before = set(threading.enumerate())
     w = FolderWatcher(changes.put, settle=SETTLE, poll_interval=0.1)
@@ -197,7 +210,7 @@ def test_stop_leaves_no_threads(tmp_path, changes):
     (tmp_path / "a" / "x.jpg").write_bytes(b"\xff\xd8\xff")
     started = time.monotonic()
     w.stop()
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < HANG_SECONDS  # stop() joins within its own 2 s
     assert not [t for t in threading.enumerate() if t not in before and t.is_alive()]
 
 

@@ -16,6 +16,7 @@ from photo_tagger.cli.common import (
     print_results,
     searcher_for,
 )
+from photo_tagger.config import CLI_SEARCH_LIMIT, DUPLICATE_THRESHOLD
 from photo_tagger.core.images import UnreadableImage
 from photo_tagger.core.search import Searcher, parse_query
 
@@ -67,7 +68,7 @@ def add_search(sub: Subcommands) -> None:
     search.dash_positional = True  # `search "-red circle"` needs no `--`
     add_common_options(search)
     search.add_argument("query", help='e.g. "kids in the snow +sled -adults tag:winter"')
-    search.add_argument("--limit", type=positive_int, default=20)
+    search.add_argument("--limit", type=positive_int, default=CLI_SEARCH_LIMIT)
     search.add_argument("--folder", help="only photos under this folder")
     search.add_argument("--tag", action="append", default=[], help="only photos with this tag")
     search.add_argument("--json", action="store_true")
@@ -78,7 +79,7 @@ def add_similar(sub: Subcommands) -> None:
     similar = sub.add_parser("similar", help="find photos similar to an image")
     add_common_options(similar)
     similar.add_argument("image")
-    similar.add_argument("--limit", type=positive_int, default=20)
+    similar.add_argument("--limit", type=positive_int, default=CLI_SEARCH_LIMIT)
     similar.add_argument("--json", action="store_true")
     similar.set_defaults(func=cmd_similar)
 
@@ -86,7 +87,7 @@ def add_similar(sub: Subcommands) -> None:
 def add_duplicates(sub: Subcommands) -> None:
     duplicates = sub.add_parser("duplicates", help="list groups of near-duplicate photos")
     add_common_options(duplicates)
-    duplicates.add_argument("--threshold", type=fraction, default=0.95,
+    duplicates.add_argument("--threshold", type=fraction, default=DUPLICATE_THRESHOLD,
                             help="cosine similarity from which photos count as duplicates")
     duplicates.add_argument("--json", action="store_true")
     duplicates.set_defaults(func=cmd_duplicates)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from photo_tagger.cli.common import CommandError, Subcommands, add_common_options
-from photo_tagger.config import requested_model
+from photo_tagger.config import POLL_INTERVAL_SECONDS, SETTLE_SECONDS, requested_model
 from photo_tagger.paths import home_dir
 
 log = logging.getLogger("photo_tagger.watch")
@@ -115,9 +115,9 @@ def add_watch(sub: Subcommands) -> None:
     add_common_options(watch)
     watch.add_argument("folders", nargs="*",
                        help="folders to add and watch (default: the library's folders)")
-    watch.add_argument("--settle", type=float, default=0.75,
+    watch.add_argument("--settle", type=float, default=SETTLE_SECONDS,
                        help="seconds a new file must stay unchanged before it is indexed")
-    watch.add_argument("--poll-interval", type=float, default=5.0,
+    watch.add_argument("--poll-interval", type=float, default=POLL_INTERVAL_SECONDS,
                        help="seconds between scans of folders that are polled (network shares)")
     watch.add_argument("--no-fast-exit", dest="fast_exit", action="store_false",
                        help=argparse.SUPPRESS)  # for calling main() in-process

@@ -7,10 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from photo_tagger.config import SEARCH_LIMIT
 from photo_tagger.core.search import SearchResult
 from photo_tagger.core.store import Folder, Library
-
-SEARCH_LIMIT = 1000
 
 
 @dataclass(frozen=True)

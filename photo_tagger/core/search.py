@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from photo_tagger.config import API_SEARCH_LIMIT, DUPLICATE_THRESHOLD
 from photo_tagger.core.embedder import Embedder
 from photo_tagger.core.images import hash_distance, load_image
 from photo_tagger.core.store import Library
@@ -60,11 +61,6 @@ def parse_query(query: str) -> ParsedQuery:
         else:
             parsed.positive.append(phrase)
     return parsed
-
-
-def format_tag_filter(tag: str) -> str:
-    """The query text that filters by `tag` (quoted when it has spaces)."""
-    return f'tag:"{tag}"' if " " in tag else f"tag:{tag}"
 
 
 class VectorIndex:
@@ -133,7 +129,7 @@ class Searcher:
         norm = float(np.linalg.norm(total))
         return total / norm if norm > 0 else total
 
-    def search(self, query: str, limit: int = 50, folder: str | None = None,
+    def search(self, query: str, limit: int = API_SEARCH_LIMIT, folder: str | None = None,
                tags: list[str] | None = None) -> list[SearchResult]:
         """Best photos for a text query; with only `tag:` terms, the tagged photos by score."""
         parsed = parse_query(query)
@@ -146,20 +142,20 @@ class Searcher:
         hits = self.index.nearest(self.query_vector(parsed), limit, allowed)
         return self._results(hits)
 
-    def similar_to_vector(self, vector: np.ndarray, limit: int = 50,
+    def similar_to_vector(self, vector: np.ndarray, limit: int = API_SEARCH_LIMIT,
                           folder: str | None = None,
                           exclude: set[int] | None = None) -> list[SearchResult]:
         self.index.refresh(self.library)
         hits = self.index.nearest(vector, limit, self._allowed(folder, []), exclude)
         return self._results(hits)
 
-    def similar_to_photo(self, photo_id: int, limit: int = 50) -> list[SearchResult]:
+    def similar_to_photo(self, photo_id: int, limit: int = API_SEARCH_LIMIT) -> list[SearchResult]:
         vector = self.library.vector(photo_id)
         if vector is None:
             return []
         return self.similar_to_vector(vector, limit, exclude={photo_id})
 
-    def similar_to_file(self, path: Path, limit: int = 50) -> list[SearchResult]:
+    def similar_to_file(self, path: Path, limit: int = API_SEARCH_LIMIT) -> list[SearchResult]:
         """Photos like an image file; an indexed file uses its stored vector."""
         row = self.library.photo_by_path(str(Path(path).resolve()))
         if row is not None and row.status == "indexed":
@@ -185,7 +181,7 @@ class Searcher:
         return [SearchResult(pid, photos[pid].path, score)
                 for pid, score in hits if pid in photos]
 
-    def duplicate_groups(self, threshold: float = 0.95, chunk: int = 2048,
+    def duplicate_groups(self, threshold: float = DUPLICATE_THRESHOLD, chunk: int = 2048,
                          max_hash_distance: int = DUPLICATE_HASH_DISTANCE
                          ) -> list[list[SearchResult]]:
         """Groups of near-duplicate photos: a pair at or above `threshold` cosine whose

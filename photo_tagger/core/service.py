@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from photo_tagger.config import DEFAULT_MODEL
+from photo_tagger.config import DEFAULT_MODEL, POLL_INTERVAL_SECONDS, SETTLE_SECONDS
 from photo_tagger.core.db import DatabaseError, is_damaged
 from photo_tagger.core.embedder import Embedder, ModelUnavailable
 from photo_tagger.core.indexer import Indexer, IndexProgress, IndexSummary
@@ -76,7 +76,7 @@ class IndexingService:
                  on_event: Callable[[ServiceEvent], None] | None = None,
                  load_embedder: Callable[[str], Embedder] = Embedder.load,
                  watch: bool = True, reconcile_on_start: bool = True,
-                 settle: float = 0.75, poll_interval: float = 5.0,
+                 settle: float = SETTLE_SECONDS, poll_interval: float = POLL_INTERVAL_SECONDS,
                  batch_size: int = SERVICE_BATCH_SIZE) -> None:
         self.home = Path(home)
         self.requested_model = model_id

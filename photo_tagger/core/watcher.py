@@ -11,17 +11,20 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
 from watchdog.observers.polling import PollingObserver
 
+from photo_tagger.config import POLL_INTERVAL_SECONDS, SETTLE_SECONDS
 from photo_tagger.core.images import is_candidate
 from photo_tagger.core.scanner import is_hidden, walk_images
+from photo_tagger.paths import is_under
 
 log = logging.getLogger(__name__)
 
@@ -79,38 +82,35 @@ def _identity(path: str) -> tuple[int, int] | None:
 Change = Ready | Moved | Removed | RootReturned
 
 
-def _unescape_mount(field_text: str) -> str:
-    # /proc/mounts writes spaces, tabs and backslashes in octal.
-    for code, char in (("\\040", " "), ("\\011", "\t"), ("\\012", "\n"), ("\\134", "\\")):
-        field_text = field_text.replace(code, char)
-    return field_text
+def filesystem_type(path: str,
+                    mounts: Iterable[tuple[str, str]] | None = None) -> str | None:
+    """The type of the file system holding `path` (its deepest mount point above it).
 
-
-def filesystem_type(path: str, mounts_text: str | None = None) -> str | None:
-    """The type of the file system holding `path`, from /proc/mounts (Linux only)."""
-    if mounts_text is None:
+    `mounts` are (mount point, type) pairs; by default every mount psutil reports, which
+    works on Linux, macOS and Windows alike.
+    """
+    if mounts is None:
         try:
-            mounts_text = Path("/proc/mounts").read_text()
+            mounts = [(p.mountpoint, p.fstype) for p in psutil.disk_partitions(all=True)]
         except OSError:
             return None
     real = os.path.realpath(path)
     best, best_type = "", None
-    for line in mounts_text.splitlines():
-        parts = line.split()
-        if len(parts) < 3:
-            continue
-        mount_point = _unescape_mount(parts[1])
-        prefix = mount_point.rstrip("/") + "/"
-        if (real == mount_point or real.startswith(prefix) or mount_point == "/") \
-                and len(mount_point) >= len(best):
-            best, best_type = mount_point, parts[2]
+    for mount_point, fstype in mounts:
+        # `>=`: a later mount on the same point hides the earlier one.
+        if is_under(real, mount_point) and len(mount_point) >= len(best):
+            best, best_type = mount_point, fstype
     return best_type
 
 
-def needs_polling(path: str, mounts_text: str | None = None) -> bool:
-    """True where native change notification cannot be trusted: network file systems."""
-    fstype = filesystem_type(path, mounts_text)
+def is_network_filesystem(fstype: str | None) -> bool:
+    """Whether native change notification misses changes on this type of file system."""
     return fstype is not None and fstype.lower() in NETWORK_FS_TYPES
+
+
+def needs_polling(path: str, mounts: Iterable[tuple[str, str]] | None = None) -> bool:
+    """True where native change notification cannot be trusted: network file systems."""
+    return is_network_filesystem(filesystem_type(path, mounts))
 
 
 @dataclass
@@ -137,8 +137,8 @@ class FolderWatcher:
     Moves are reported at once; deletes after a short hold (see `_remove_later`).
     """
 
-    def __init__(self, sink: Callable[[Change], None], *, settle: float = 0.75,
-                 poll_interval: float = 5.0,
+    def __init__(self, sink: Callable[[Change], None], *, settle: float = SETTLE_SECONDS,
+                 poll_interval: float = POLL_INTERVAL_SECONDS,
                  detect_polling: Callable[[str], bool] = needs_polling,
                  root_check_interval: float = 2.0) -> None:
         self._sink = sink
@@ -236,9 +236,8 @@ class FolderWatcher:
             watched.observer.unschedule(watched.watch)
         except Exception:  # its folder is gone, and the observer dropped the watch itself
             log.debug("Watch of %s was already gone", path)
-        prefix = path.rstrip("/") + os.sep
         with self._lock:
-            for pending in [p for p in self._pending if p.startswith(prefix)]:
+            for pending in [p for p in self._pending if is_under(p, path)]:
                 del self._pending[pending]
 
     def watched(self) -> dict[str, bool]:
@@ -268,8 +267,7 @@ class FolderWatcher:
     def _root_of(self, path: str) -> str | None:
         best = None
         for root in list(self._watched):  # the service thread may add one meanwhile
-            if (path == root or path.startswith(root.rstrip("/") + os.sep)) \
-                    and (best is None or len(root) > len(best)):
+            if is_under(path, root) and (best is None or len(root) > len(best)):
                 best = root
         return best
 
@@ -312,9 +310,8 @@ class FolderWatcher:
                 self._roots_checked = 0.0
                 return
             with self._lock:
-                prefix = src.rstrip("/") + os.sep
                 for pending in [p for p in self._pending
-                                if p == src or (event.is_directory and p.startswith(prefix))]:
+                                if p == src or (event.is_directory and is_under(p, src))]:
                     del self._pending[pending]
             if not self._ignored(src):
                 self._remove_later(Removed(src, event.is_directory))
@@ -350,9 +347,8 @@ class FolderWatcher:
             return
         with self._lock:
             # A file still settling moves with its pending entry.
-            prefix = src.rstrip("/") + os.sep
             for pending in list(self._pending):
-                if pending == src or (is_directory and pending.startswith(prefix)):
+                if pending == src or (is_directory and is_under(pending, src)):
                     entry = self._pending.pop(pending)
                     self._pending[dest + pending[len(src):]] = entry
         self._emit(Moved(src, dest, is_directory))

@@ -148,13 +148,6 @@ def read_keywords(path: Path) -> list[str]:
             for item in _items(_array(description, DC, "subject")) if _text(item)]
 
 
-def read_written_keywords(path: Path) -> list[str]:
-    """The keywords photo-tagger recorded as its own in this sidecar."""
-    doc, _ = _read(path)
-    return [_text(item) for description in _descriptions(doc, path)
-            for item in _items(_array(description, PHOTO_TAGGER, "WrittenKeywords"))]
-
-
 # -- editing the tree in place, so comments, declarations and layout stay --------------------
 def _prefix(element: Element, uri: str) -> str:
     """The prefix bound to `uri` where `element` is, declared on it when none is."""

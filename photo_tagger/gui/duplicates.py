@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from photo_tagger.config import DUPLICATE_THRESHOLD
 from photo_tagger.core.search import Searcher, SearchResult
 from photo_tagger.core.store import Library
 from photo_tagger.gui.context import WindowContext
@@ -29,9 +30,6 @@ from photo_tagger.gui.widgets import PhotoGrid
 
 if TYPE_CHECKING:
     from photo_tagger.core.indexer import Indexer
-
-DEFAULT_DUPLICATE_THRESHOLD = 0.95
-
 
 def photo_count(count: int) -> str:
     return f"{count:,} photo" if count == 1 else f"{count:,} photos"
@@ -71,7 +69,7 @@ class DuplicatesDialog(QDialog):
         self.threshold.setRange(0.5, 1.0)
         self.threshold.setDecimals(4)
         self.threshold.setSingleStep(0.0025)
-        self.threshold.setValue(DEFAULT_DUPLICATE_THRESHOLD)
+        self.threshold.setValue(DUPLICATE_THRESHOLD)
         self.threshold.setToolTip("Cosine similarity of the photos' vectors; 1.0 is identical.")
         top.addWidget(self.threshold)
         self.find_button = QPushButton("Find Duplicates", self)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +38,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from photo_tagger.config import DEMO_MODEL_NAME
+from photo_tagger.config import (
+    DEMO_MODEL_NAME,
+    THUMBNAIL_SIZE,
+    THUMBNAIL_SIZE_MAX,
+    THUMBNAIL_SIZE_MIN,
+)
 from photo_tagger.core.browse import (
     BrowseController,
     Filters,
@@ -50,7 +54,7 @@ from photo_tagger.core.browse import (
     TextSearch,
 )
 from photo_tagger.core.indexer import IndexProgress
-from photo_tagger.core.search import SearchResult, format_tag_filter
+from photo_tagger.core.search import SearchResult
 from photo_tagger.core.store import Library
 from photo_tagger.gui.bridge import ServiceBridge
 from photo_tagger.gui.context import WindowContext
@@ -75,7 +79,6 @@ SEARCH_DEBOUNCE_MS = 300
 REFRESH_DEBOUNCE_MS = 700
 # While indexing, a big listing refreshes less often: each refresh rebuilds every row.
 REFRESH_MS_PER_1000_ROWS = 20
-DEFAULT_THUMB = 180
 
 STATE_TEXT = {
     "loading-model": "Loading the model…",
@@ -109,11 +112,10 @@ class MainWindow(QMainWindow):
         self.browse = BrowseController()  # what to list, and which answers still count
         self._pending_count = 0  # from the last sidebar counts: no GROUP BY on this thread
         self.known_tags: list[str] = []  # likewise, for the tag completers
-        self._progress_seen = 0.0
         self.setWindowTitle("Photo Tagger")
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
-        self.thumb_size = int(settings.value("thumbnail_size", DEFAULT_THUMB))
+        self.thumb_size = int(settings.value("thumbnail_size", THUMBNAIL_SIZE))
 
         self.loader = ThumbnailLoader(thumbnail_dir(home), parent=self)
         self.photos = PhotoListModel(self.loader, self)
@@ -248,8 +250,8 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
-        self.add_folder_action = self._action(file_menu, "&Add Folder…", self.choose_folder,
-                                              QKeySequence.StandardKey.Open)
+        self._action(file_menu, "&Add Folder…", self.choose_folder,
+                     QKeySequence.StandardKey.Open)
         self._action(file_menu, "&Rescan Folders", self.bridge.service.rescan, "F5")
         file_menu.addSeparator()
         self.quit_action = self._action(file_menu, "&Quit", self.close,
@@ -296,7 +298,7 @@ class MainWindow(QMainWindow):
         self.folder_view.customContextMenuRequested.connect(self._folder_menu)
         self.tag_view.clicked.connect(self._tag_clicked)
         self.grid.activated.connect(self.open_viewer)
-        self.grid.quick_preview.connect(lambda index: self.open_viewer(index, quick=True))
+        self.grid.quick_preview.connect(self.open_viewer)
         self.grid.customContextMenuRequested.connect(self._photo_menu)
         self.bridge.state_changed.connect(self._state_changed)
         self.bridge.progress.connect(self.show_progress)
@@ -322,7 +324,7 @@ class MainWindow(QMainWindow):
             self.browser.restoreState(splitter)
 
     def set_thumb_size(self, size: int) -> None:
-        self.thumb_size = max(100, min(320, int(size)))
+        self.thumb_size = max(THUMBNAIL_SIZE_MIN, min(THUMBNAIL_SIZE_MAX, int(size)))
         self.grid.set_thumb_size(self.thumb_size)
         self.settings.setValue("thumbnail_size", self.thumb_size)
 
@@ -580,7 +582,6 @@ class MainWindow(QMainWindow):
         if event.current:
             parts.append(os.path.basename(event.current))
         self.state_label.setText(" · ".join(parts))
-        self._progress_seen = time.monotonic()
 
     def set_paused(self, paused: bool) -> None:
         if paused:
@@ -590,10 +591,7 @@ class MainWindow(QMainWindow):
         self.pause_button.setText("Resume" if paused else "Pause")
 
     # -- photos -------------------------------------------------------------------------
-    def selected_results(self) -> list[SearchResult]:
-        return [self.photos.result(i.row()) for i in self.grid.selectionModel().selectedIndexes()]
-
-    def open_viewer(self, index: QModelIndex, quick: bool = False) -> None:
+    def open_viewer(self, index: QModelIndex) -> None:
         from photo_tagger.gui.viewer import PhotoViewer
 
         if not index.isValid():
@@ -644,10 +642,6 @@ class MainWindow(QMainWindow):
                 done: Any = None) -> None:
         """Put a tag on photos (or take it off) by hand; the service writes it."""
         self.context.set_tag(paths, tag, present, parent=self, done=done)
-
-    def use_tag_filter(self, tag: str) -> None:
-        self.search.setText(format_tag_filter(tag))
-        self.run_query()
 
     # -- dialogs ------------------------------------------------------------------------
     def open_labels(self) -> None:

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from photo_tagger.config import DEFAULT_MODEL, KNOWN_MODELS
+from photo_tagger.config import DEFAULT_MODEL, KNOWN_MODELS, THUMBNAIL_SIZE_MAX, THUMBNAIL_SIZE_MIN
 from photo_tagger.core import labels as label_api
 from photo_tagger.core.store import Library
 from photo_tagger.gui.context import WindowContext
@@ -81,7 +81,7 @@ class SettingsDialog(QDialog):
         view_group = QGroupBox("Display", self)
         view_form = QFormLayout(view_group)
         self.thumb = QSlider(Qt.Orientation.Horizontal, view_group)
-        self.thumb.setRange(100, 320)
+        self.thumb.setRange(THUMBNAIL_SIZE_MIN, THUMBNAIL_SIZE_MAX)
         self.thumb.setSingleStep(20)
         self.thumb.setValue(context.thumb_size())
         self.thumb_value = QLabel(f"{context.thumb_size()} px", view_group)

@@ -185,11 +185,6 @@ class ThumbnailLoader(QObject):
         self.pool.clear()
         self._pending.clear()
 
-    def forget(self, path: str) -> None:
-        for key in [k for k in self._memory if k[0] == path]:
-            del self._memory[key]
-        self._broken = {k for k in self._broken if k[0] != path}
-
     @Slot(str, int, object)
     def _finished(self, path: str, size: int, image: QImage | None) -> None:
         # Rows are found again by path, so a result for rows since replaced is still cached.

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from photo_tagger.config import THUMBNAIL_SIZE
 from photo_tagger.core.images import is_candidate
 from photo_tagger.gui.models import CountRole, PathRole
 
@@ -123,7 +124,7 @@ class FittedPixmaps:
 class PhotoDelegate(QStyledItemDelegate):
     """A thumbnail on a rounded tile with the file name under it."""
 
-    def __init__(self, parent: QWidget | None = None, thumb_size: int = 180) -> None:
+    def __init__(self, parent: QWidget | None = None, thumb_size: int = THUMBNAIL_SIZE) -> None:
         super().__init__(parent)
         self.thumb_size = thumb_size
         self.fitted = FittedPixmaps()
@@ -183,7 +184,7 @@ class PhotoGrid(QListView):
 
     quick_preview = Signal(QModelIndex)
 
-    def __init__(self, parent: QWidget | None = None, thumb_size: int = 180) -> None:
+    def __init__(self, parent: QWidget | None = None, thumb_size: int = THUMBNAIL_SIZE) -> None:
         super().__init__(parent)
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setResizeMode(QListView.ResizeMode.Adjust)
