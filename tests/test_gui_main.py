@@ -251,3 +251,10 @@ def test_changes_streaming_in_while_indexing_still_refresh_the_grid(qtbot, windo
         qtbot.wait(100)
         refreshed_while_streaming.append(window.browse.refresh_request != before)
     assert any(refreshed_while_streaming)
+
+
+def test_the_windows_own_connection_cannot_write(qtbot, window) -> None:
+    """Writes go through the service's connection; the window's is read-only in SQLite."""
+    assert window.reader.folders() == []
+    with pytest.raises(Exception, match="readonly|read-only|attempt to write"):
+        window.reader.add_folder(Path("/tmp"))

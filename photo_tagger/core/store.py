@@ -86,9 +86,13 @@ _PHOTO_COLUMNS = (
 class Library:
     """One library database. Not thread-safe: each thread opens its own `Library`."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        """`read_only`: for a connection beside the writer (the window's): SQLite itself
+        refuses any write on it, so a slip cannot race the service's transactions."""
         self.path = path
         self.conn: Any = connect(path)
+        if read_only:
+            self.conn.execute("PRAGMA query_only = ON")
         self._vectors_cache: tuple[int, np.ndarray, np.ndarray] | None = None
 
     def close(self) -> None:

@@ -107,7 +107,8 @@ class MainWindow(QMainWindow):
         self.home = home
         self.bridge = bridge
         self.settings = settings
-        self.reader = Library(library_path(home))  # small reads only; writes go to the service
+        # Small reads only; writes go to the service, and SQLite refuses any on this one.
+        self.reader = Library(library_path(home), read_only=True)
         self._closed = False
         self.browse = BrowseController()  # what to list, and which answers still count
         self._pending_count = 0  # from the last sidebar counts: no GROUP BY on this thread
