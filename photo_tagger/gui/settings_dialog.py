@@ -31,6 +31,7 @@ from photo_tagger.config import DEFAULT_MODEL, KNOWN_MODELS
 from photo_tagger.core import labels as label_api
 from photo_tagger.core.store import Library
 from photo_tagger.gui.context import WindowContext
+from photo_tagger.gui.widgets import fit_to_screen
 
 if TYPE_CHECKING:
     from photo_tagger.core.indexer import Indexer
@@ -44,7 +45,7 @@ class SettingsDialog(QDialog):
         self.context = context
         self.bridge = context.bridge
         self.setWindowTitle("Settings")
-        self.resize(720, 560)
+        fit_to_screen(self, 720, 560)
         layout = QVBoxLayout(self)
 
         model_group = QGroupBox("Model", self)
