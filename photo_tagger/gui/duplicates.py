@@ -59,7 +59,6 @@ class DuplicatesDialog(QDialog):
         self.context = context
         self.bridge = context.bridge
         self.setWindowTitle("Duplicates")
-        fit_to_screen(self, 1000, 620)
         self._request = 0
         layout = QVBoxLayout(self)
         top = QHBoxLayout()
@@ -107,6 +106,7 @@ class DuplicatesDialog(QDialog):
         self.member_view.activated.connect(self._open)
         self.open_button.clicked.connect(lambda: self._open(self.member_view.currentIndex()))
         self.remove_button.clicked.connect(self.remove_selected)
+        fit_to_screen(self, 1000, 620)
         self.find()
 
     def find(self) -> None:

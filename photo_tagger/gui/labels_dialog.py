@@ -50,7 +50,6 @@ class LabelsEditor(QDialog):
         self.context = context
         self.bridge = context.bridge
         self.setWindowTitle("Labels")
-        fit_to_screen(self, 820, 540)
         self._count_request = 0
         outer = QVBoxLayout(self)
         layout = QHBoxLayout()
@@ -148,6 +147,7 @@ class LabelsEditor(QDialog):
         self.editing: str | None = None
         self.reload()
         self.new_label()
+        fit_to_screen(self, 820, 540)
 
     # -- data ---------------------------------------------------------------------------
     def reload(self, select: str | None = None) -> None:

@@ -3,8 +3,6 @@ the keyboard shortcuts."""
 
 from __future__ import annotations
 
-import os
-
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -71,10 +69,9 @@ class SkippedDialog(TableDialog):
 
     def show_skipped(self, skipped: list[tuple[str, str]]) -> None:
         self.intro.setText(
-            f"{plural(len(skipped), 'file was', 'files were')} not indexed. They are tried "
-            "again when they change." if skipped else "No files were skipped.")
-        self.set_rows([(os.path.basename(path), reason) for path, reason in skipped],
-                      [path for path, _ in skipped])
+            f"{plural(len(skipped), 'file was', 'files were')} not indexed; each is tried "
+            "again when it changes." if skipped else "No files were skipped.")
+        self.set_rows(list(skipped), [path for path, _ in skipped])
         self.table.sortItems(0, Qt.SortOrder.AscendingOrder)
 
 

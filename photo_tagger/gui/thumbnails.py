@@ -151,15 +151,13 @@ class _PruneTask(QRunnable):
             log.info("Thumbnail cache: %d old files removed (%.0f MB)", removed, freed / 1e6)
 
 
-def failure_reason(path: str, error: BaseException) -> str:
+def failure_reason(path: str) -> str:
     """Why a photo shows no thumbnail, in the viewer's words; run off the GUI thread (it
     looks at the folder, which may hang on a dead network share)."""
-    if isinstance(error, UnreadableImage):
-        return UNREADABLE
     folder = os.path.dirname(path)
     if not os.path.isdir(folder) or not os.access(folder, os.R_OK | os.X_OK):
         return UNREACHABLE
-    return GONE if isinstance(error, FileNotFoundError) else UNREADABLE
+    return UNREADABLE if os.path.exists(path) else GONE
 
 
 @dataclass(frozen=True)
@@ -189,7 +187,7 @@ class _ThumbnailTask(QRunnable):
             image: QImage | None = render_thumbnail(self.path, self.size, self.cache_dir)
         except (UnreadableImage, OSError) as exc:
             log.debug("No thumbnail for %s: %s", self.path, exc)
-            image, reason = None, failure_reason(self.path, exc)
+            image, reason = None, failure_reason(self.path)
         except Exception:  # never let one photo kill a pool thread silently
             log.exception("Thumbnail of %s failed", self.path)
             image, reason = None, UNREADABLE

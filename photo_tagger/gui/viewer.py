@@ -59,7 +59,6 @@ class PhotoViewer(QDialog):
         # Held, not looked up: the grid's rows may be replaced while this is open.
         self._result = self.model.result(row)
         self.setWindowTitle("Photo")
-        fit_to_screen(self, 1100, 720)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -144,6 +143,7 @@ class PhotoViewer(QDialog):
         context.thumbnails.failed.connect(self._image_ready)
         self.show_row(row)
         self.image.setFocus()
+        fit_to_screen(self, 1100, 720)
 
     @property
     def path(self) -> str:

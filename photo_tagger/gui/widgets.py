@@ -46,25 +46,27 @@ def dropped_paths(event: QDragEnterEvent | QDropEvent) -> list[Path]:
 
 
 def fit_to_screen(window: QWidget, width: int, height: int) -> None:
-    """Size a dialog to `width` × `height`, but never larger than the screen it opens on
-    (minus a margin for the title bar and panels), and place it on that screen: at 200%
-    scaling a fixed size put OK and Close off-screen."""
+    """Size a window to `width` × `height`, but never larger than the screen it opens on,
+    and place it on that screen: at 200% scaling fixed sizes put OK and Close off-screen.
+    Call it once the window's layout is built (its minimum size counts)."""
     parent = window.parentWidget()
     screen = (parent.screen() if parent is not None else None) \
         or QGuiApplication.primaryScreen()
+    if window.layout() is not None:
+        window.layout().activate()
     if screen is None:
         window.resize(width, height)
         return
     room = screen.availableGeometry()
     # The frame (title bar, borders) is not known before the window shows: leave room.
-    max_width, max_height = max(200, room.width() - 40), max(200, room.height() - 80)
-    window.setMaximumSize(room.width(), room.height())
-    window.resize(min(width, max_width), min(height, max_height))
+    max_width, max_height = room.width() - 16, room.height() - 48
+    window.setMaximumSize(max(max_width, 200), max(max_height, 200))
+    minimum = window.minimumSizeHint().expandedTo(window.minimumSize())
+    window.resize(max(min(width, max_width), min(minimum.width(), max_width)),
+                  max(min(height, max_height), min(minimum.height(), max_height)))
     centre = parent.frameGeometry().center() if parent is not None else room.center()
-    x = min(max(room.left(), centre.x() - window.width() // 2),
-            room.right() - window.width() - 10)
-    y = min(max(room.top(), centre.y() - window.height() // 2),
-            room.bottom() - window.height() - 60)
+    x = min(centre.x() - window.width() // 2, room.right() - 8 - window.width())
+    y = min(centre.y() - window.height() // 2, room.bottom() - 40 - window.height())
     window.move(max(room.left(), x), max(room.top(), y))
 
 
