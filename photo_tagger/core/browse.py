@@ -12,6 +12,11 @@ from photo_tagger.core.search import SearchResult
 from photo_tagger.core.store import Folder, Library
 
 
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """"1 photo", "2 photos", "1,200 photos": the one way the window counts things."""
+    return f"{count:,} {word if count == 1 else (words or word + 's')}"
+
+
 @dataclass(frozen=True)
 class Filters:
     """What the user chose: the search box's text, the sidebar's folder and tag."""
@@ -76,27 +81,72 @@ class SidebarCounts:
     folders: list[Folder]
     folder_counts: dict[int, int]
     status: dict[str, int]  # indexed, pending, skipped
-    tags: list[tuple[str, int]]  # most used first, then by name
+    tags: list[tuple[str, int]]  # most used first, then by name (within `folder`, if set)
+    folder: str | None = None  # the folder the tag counts are for; None: the whole library
+    all_tags: list[str] | None = None  # every tag in use, when `tags` is for one folder
 
     @classmethod
-    def read(cls, library: Library) -> SidebarCounts:
-        """GROUP BYs over the whole library: run on the reading thread, never the window's."""
+    def read(cls, library: Library, folder: str | None = None) -> SidebarCounts:
+        """GROUP BYs over the whole library: run on the reading thread, never the window's.
+        With `folder`, the tag counts are those of its photos: the list beside the grid
+        counts what the grid can show."""
         tag_counts = library.tag_counts()
+        all_tags = sorted(tag_counts)
+        if folder is not None:
+            in_folder = {photo_id for photo_id, _ in library.indexed_photos(folder)}
+            tag_counts = {tag: count for tag in all_tags
+                          if (count := len(library.photo_ids_with_tags([tag]) & in_folder))}
         tags = sorted(tag_counts.items(), key=lambda kv: (-kv[1], kv[0]))
         return cls(library.folders(), library.folder_photo_counts(), library.status_counts(),
-                   tags)
+                   tags, folder, all_tags)
 
     @property
     def known_tags(self) -> list[str]:
         """Every tag in use, by name: what the tag fields offer to complete."""
+        if self.all_tags is not None:
+            return list(self.all_tags)
         return sorted(tag for tag, _ in self.tags)
 
-    def summary(self) -> str:
+    @property
+    def skipped_text(self) -> str:
+        """"3 skipped", or "" when nothing was skipped."""
+        skipped = self.status["skipped"]
+        return f"{skipped:,} skipped" if skipped else ""
+
+    def summary(self, *, with_skipped: bool = True) -> str:
         """The status bar's count: "1,234 photos · 5 waiting · 2 skipped"."""
-        pending, skipped = self.status["pending"], self.status["skipped"]
-        waiting = f" · {pending:,} waiting" if pending else ""
-        skips = f" · {skipped:,} skipped" if skipped else ""
-        return f"{self.status['indexed']:,} photos{waiting}{skips}"
+        parts = [plural(self.status["indexed"], "photo")]
+        if self.status["pending"]:
+            parts.append(f"{self.status['pending']:,} waiting")
+        if with_skipped and self.skipped_text:
+            parts.append(self.skipped_text)
+        return " · ".join(parts)
+
+
+STATE_TEXT = {
+    "loading-model": "Loading the model…",
+    "scanning": "Looking for new and changed photos…",
+    "indexing": "Indexing",
+    "idle": "Up to date",
+    "paused": "Paused",
+    "pausing": "Pausing after this batch…",
+    "stopped": "Stopped",
+}
+
+
+def state_text(state: str, *, pending: int, model_error: str | None) -> str:
+    """The status bar's words for the service's state: never "Up to date" while photos
+    wait, and never "indexing" while nothing can be (no model yet, or none at all)."""
+    waiting = plural(pending, "photo")
+    if model_error is not None and state in ("idle", "stopped", "loading-model"):
+        if pending:
+            return f"No model: {waiting} to index once one is chosen"
+        return "No model: choose one to search and tag photos"
+    if state == "loading-model" and pending:
+        return f"Waiting for the model: {waiting} to index"
+    if state == "idle" and pending:
+        return f"{waiting} waiting to be indexed"
+    return STATE_TEXT.get(state, state)
 
 
 class BrowseController:
@@ -190,14 +240,24 @@ class BrowseController:
             what = "Photos"
         return f"{what}: {count:,}"
 
-    def empty_message(self, filters: Filters, *, pending: int, model_error: str | None
-                      ) -> str:
-        """Why the grid is empty, and what to expect."""
+    def empty_message(self, filters: Filters, *, pending: int, model_error: str | None,
+                      state: str = "indexing") -> str:
+        """Why the grid is empty, and what to expect: "being indexed" only while it is."""
         if filters.query:
             text = f"No photos match “{filters.query}”."
             if model_error:
                 text += "\nText search needs the model (see the message above)."
             return text
         if pending:
+            waiting = plural(pending, "photo")
+            wait = "waits" if pending == 1 else "wait"
+            if model_error:
+                return f"{waiting} {wait} to be indexed: that needs a model (see above)."
+            if state == "loading-model":
+                return f"Loading the model: {waiting} will show here once indexed."
+            if state in ("paused", "pausing"):
+                return f"Indexing is paused: {waiting} {wait} to be indexed."
+            if state in ("idle", "stopped"):
+                return f"{waiting} {wait} to be indexed."
             return "Photos are being indexed; they appear here as they are ready."
         return "No photos here yet."

@@ -46,6 +46,7 @@ class WindowContext:
         def finished(result: object, error: BaseException | None) -> None:
             if error is not None:
                 QMessageBox.warning(parent, "Tag not changed", str(error))
+            self.library_edited()
             if done is not None:
                 done()
 

@@ -22,11 +22,12 @@ from PySide6.QtWidgets import (
 )
 
 from photo_tagger.config import DUPLICATE_THRESHOLD
+from photo_tagger.core.browse import plural
 from photo_tagger.core.search import Searcher, SearchResult
 from photo_tagger.core.store import Library
 from photo_tagger.gui.context import WindowContext
 from photo_tagger.gui.models import DuplicateGroupModel, PhotoListModel
-from photo_tagger.gui.widgets import PhotoGrid
+from photo_tagger.gui.widgets import PhotoGrid, fit_to_screen
 
 if TYPE_CHECKING:
     from photo_tagger.core.indexer import Indexer
@@ -60,7 +61,6 @@ class DuplicatesDialog(QDialog):
         self.context = context
         self.bridge = context.bridge
         self.setWindowTitle("Duplicates")
-        self.resize(1000, 620)
         self._request = 0
         layout = QVBoxLayout(self)
         top = QHBoxLayout()
@@ -113,6 +113,7 @@ class DuplicatesDialog(QDialog):
         self.open_button.clicked.connect(lambda: self._open(self.member_view.currentIndex()))
         self.remove_button.clicked.connect(self.remove_selected)
         self.undo_button.clicked.connect(self.undo_remove)
+        fit_to_screen(self, 1000, 620)
         self.find()
 
     def find(self) -> None:
@@ -132,7 +133,7 @@ class DuplicatesDialog(QDialog):
             current = self.group_view.currentIndex().row()
             self.groups.set_groups(groups or [])
             photos = sum(len(g) for g in groups or [])
-            self.summary.setText(f"{len(groups or []):,} groups, {photos:,} photos"
+            self.summary.setText(f"{plural(len(groups or []), 'group')}, {plural(photos, 'photo')}"
                                  if groups else "No near-duplicates at this similarity.")
             if self.groups.rowCount():
                 row = min(max(current, 0), self.groups.rowCount() - 1)
@@ -164,7 +165,7 @@ class DuplicatesDialog(QDialog):
         box = QMessageBox(self)
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle("Remove from library")
-        box.setText(f"Remove {len(paths)} photo(s) from the library?\n\n{names}")
+        box.setText(f"Remove {plural(len(paths), 'photo')} from the library?\n\n{names}")
         box.setInformativeText("“Remove” keeps the files on disk. “Move to Trash” also "
                                "moves the files to the system trash.")
         keep = box.addButton("Remove", QMessageBox.ButtonRole.AcceptRole)

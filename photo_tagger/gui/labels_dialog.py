@@ -29,9 +29,11 @@ from PySide6.QtWidgets import (
 from photo_tagger.config import DEFAULT_TEMPLATE, DEFAULT_THRESHOLD
 from photo_tagger.core import labels as label_api
 from photo_tagger.core import tagger
+from photo_tagger.core.browse import plural
 from photo_tagger.core.store import Library
 from photo_tagger.gui.context import WindowContext
 from photo_tagger.gui.models import LabelTableModel
+from photo_tagger.gui.widgets import fit_to_screen
 
 if TYPE_CHECKING:
     from photo_tagger.core.indexer import Indexer
@@ -48,7 +50,6 @@ class LabelsEditor(QDialog):
         self.context = context
         self.bridge = context.bridge
         self.setWindowTitle("Labels")
-        self.resize(820, 540)
         self._count_request = 0
         outer = QVBoxLayout(self)
         layout = QHBoxLayout()
@@ -146,6 +147,7 @@ class LabelsEditor(QDialog):
         self.editing: str | None = None
         self.reload()
         self.new_label()
+        fit_to_screen(self, 820, 540)
 
     # -- data ---------------------------------------------------------------------------
     def reload(self, select: str | None = None) -> None:
@@ -229,7 +231,7 @@ class LabelsEditor(QDialog):
                 self.count_label.setText(f"Needs the model ({error})")
                 return
             count, total = result
-            self.count_label.setText(f"{count:,} of {total:,} photos")
+            self.count_label.setText(f"{count:,} of {plural(total, 'photo')}")
 
         self.count_label.setText("counting…")
         self.bridge.submit(job, show)

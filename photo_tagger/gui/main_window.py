@@ -3,12 +3,23 @@ indexing progress, and the first-run welcome page. It displays and calls the cor
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QModelIndex, QPoint, QSettings, Qt, QTimer, QUrl
+from PySide6.QtCore import (
+    QByteArray,
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QPoint,
+    QSettings,
+    Qt,
+    QTimer,
+    QUrl,
+)
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -45,6 +56,7 @@ from photo_tagger.config import (
     THUMBNAIL_SIZE_MIN,
 )
 from photo_tagger.core.browse import (
+    STATE_TEXT,
     BrowseController,
     Filters,
     Listing,
@@ -52,6 +64,8 @@ from photo_tagger.core.browse import (
     SidebarCounts,
     SimilarSearch,
     TextSearch,
+    plural,
+    state_text,
 )
 from photo_tagger.core.indexer import IndexProgress
 from photo_tagger.core.search import SearchResult
@@ -80,17 +94,6 @@ REFRESH_DEBOUNCE_MS = 700
 # While indexing, a big listing refreshes less often: each refresh rebuilds every row.
 REFRESH_MS_PER_1000_ROWS = 20
 
-STATE_TEXT = {
-    "loading-model": "Loading the model…",
-    "scanning": "Looking for new and changed photos…",
-    "indexing": "Indexing",
-    "idle": "Up to date",
-    "paused": "Paused",
-    "pausing": "Pausing after this batch…",
-    "stopped": "Stopped",
-}
-
-
 def human_duration(seconds: float) -> str:
     if seconds < 60:
         return f"{max(1, round(seconds))} s"
@@ -113,6 +116,7 @@ class MainWindow(QMainWindow):
         self.browse = BrowseController()  # what to list, and which answers still count
         self._pending_count = 0  # from the last sidebar counts: no GROUP BY on this thread
         self.known_tags: list[str] = []  # likewise, for the tag completers
+        self._hold_tag_order = False  # True after the user's own edit: see library_edited
         self.setWindowTitle("Photo Tagger")
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
@@ -126,7 +130,7 @@ class MainWindow(QMainWindow):
             reader=self.reader, bridge=bridge, thumbnails=self.loader, settings=settings,
             known_tags=lambda: self.known_tags, thumb_size=lambda: self.thumb_size,
             set_thumb_size=self.set_thumb_size, use_model=self.use_model,
-            find_similar=self.find_similar, library_edited=self.refresh_sidebar)
+            find_similar=self.find_similar, library_edited=self.library_edited)
         self._build()
         self._build_actions()
         self._connect()
@@ -152,12 +156,16 @@ class MainWindow(QMainWindow):
         self.context_label = QLabel(top)
         self.context_label.setObjectName("mutedText")
         top_layout.addWidget(self.context_label)
-        for text, slot, tip in (("Labels", self.open_labels, "Edit the tags photos get"),
-                                ("Duplicates", self.open_duplicates, "Find near-duplicates"),
-                                ("Settings", self.open_settings, "Model, threads, folders")):
+        self.top_buttons: list[QToolButton] = []
+        for text, slot, tip in (("Labels", self.open_labels, "Edit the tags photos get (Ctrl+L)"),
+                                ("Duplicates", self.open_duplicates,
+                                 "Find near-duplicates (Ctrl+D)"),
+                                ("Settings", self.open_settings,
+                                 "Model, threads, folders (Ctrl+,)")):
             button = QToolButton(top)
             button.setText(text)
             button.setToolTip(tip)
+            self.top_buttons.append(button)
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
             button.clicked.connect(slot)
             top_layout.addWidget(button)
@@ -218,6 +226,12 @@ class MainWindow(QMainWindow):
         self.pages.addWidget(browser)
         outer.addWidget(self.pages, 1)
         self.setCentralWidget(central)
+        # Tab goes search → photos → folders → tags; the top bar's buttons, which have
+        # shortcuts, come after the lists instead of between the search box and the grid.
+        chain = [self.search, self.grid, self.folder_view, self.tag_view, add_folder,
+                 *self.top_buttons]
+        for first, second in itertools.pairwise(chain):
+            QWidget.setTabOrder(first, second)
 
         status = self.statusBar()
         self.state_label = QLabel(STATE_TEXT["loading-model"], self)
@@ -234,6 +248,9 @@ class MainWindow(QMainWindow):
         self.pause_button.toggled.connect(self.set_paused)
         status.addPermanentWidget(self.pause_button)
         self.count_label = QLabel(self)
+        self.count_label.setTextFormat(Qt.TextFormat.RichText)
+        self.count_label.setToolTip("Photos in the library; click “skipped” for why")
+        self.count_label.linkActivated.connect(lambda _: self.show_skipped())
         status.addPermanentWidget(self.count_label)
 
         self._search_timer = QTimer(self)
@@ -249,35 +266,67 @@ class MainWindow(QMainWindow):
         return label
 
     def _build_actions(self) -> None:
+        """Every action in a menu, each with a shortcut (Help ▸ Keyboard Shortcuts lists
+        them from here, so the list cannot go stale)."""
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
-        self._action(file_menu, "&Add Folder…", self.choose_folder,
-                     QKeySequence.StandardKey.Open)
+        self._action(file_menu, "&Add Folder…", self.choose_folder, "Ctrl+O")
         self._action(file_menu, "&Rescan Folders", self.bridge.service.rescan, "F5")
+        self.pause_action = self._action(file_menu, "&Pause or Resume Indexing",
+                                         self.pause_button.toggle, "Ctrl+P")
+        self._action(file_menu, "S&kipped Files…", self.show_skipped, "Ctrl+K")
         file_menu.addSeparator()
-        self.quit_action = self._action(file_menu, "&Quit", self.close,
-                                        QKeySequence.StandardKey.Quit)
-        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+        self.quit_action = self._action(file_menu, "&Quit", self.close, "Ctrl+Q")
         edit_menu = bar.addMenu("&Edit")
-        self._action(edit_menu, "&Find", self.focus_search, QKeySequence.StandardKey.Find)
-        self._action(edit_menu, "Select &All", self.grid.selectAll,
-                     QKeySequence.StandardKey.SelectAll)
+        self._action(edit_menu, "&Find", self.focus_search, "Ctrl+F")
+        self._action(edit_menu, "Select &All", self.grid.selectAll, "Ctrl+A")
         view_menu = bar.addMenu("&View")
         self._action(view_menu, "&Larger Thumbnails", lambda: self.set_thumb_size(
-            self.thumb_size + 40), QKeySequence.StandardKey.ZoomIn)
+            self.thumb_size + 40), "Ctrl++")
         self._action(view_menu, "&Smaller Thumbnails", lambda: self.set_thumb_size(
-            self.thumb_size - 40), QKeySequence.StandardKey.ZoomOut)
+            self.thumb_size - 40), "Ctrl+-")
         self._action(view_menu, "Show &All Photos", self.show_all, "Ctrl+0")
+        view_menu.addSeparator()
+        self._action(view_menu, "Go to &Photos", self.grid.setFocus, "Ctrl+1")
+        self._action(view_menu, "Go to F&olders", self.folder_view.setFocus, "Ctrl+2")
+        self._action(view_menu, "Go to &Tags", self.tag_view.setFocus, "Ctrl+3")
+        photo_menu = bar.addMenu("&Photo")
+        self.photo_actions = {
+            name: self._action(photo_menu, name, slot, keys) for name, slot, keys in (
+                ("Open", self.open_current, "Return"),
+                ("Quick Preview", lambda: self.open_current(quick=True), "Space"),
+                ("Open in System Viewer", lambda: self._each_photo(self.open_externally),
+                 "Ctrl+Return"),
+                ("Show in File Manager", lambda: self._each_photo(self.reveal), "Ctrl+Shift+R"),
+                ("Copy Path", self.copy_paths, "Ctrl+Shift+C"),
+                ("Find Similar", self.find_similar_to_current, "Ctrl+Shift+S"),
+                ("Add Tag…", lambda: self.ask_add_tag(self.photo_targets()), "Ctrl+T"),
+                ("Remove Tag…", lambda: self.ask_remove_tag(self.photo_targets()),
+                 "Ctrl+Shift+T"))}
+        for name in ("Open", "Quick Preview"):
+            # Enter and Space belong to whatever has focus; on the grid they mean these.
+            action = self.photo_actions[name]
+            self.removeAction(action)
+            self.grid.addAction(action)
+            action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        photo_menu.insertSeparator(self.photo_actions["Find Similar"])
         tools = bar.addMenu("&Tools")
         self._action(tools, "&Labels…", self.open_labels, "Ctrl+L")
         self._action(tools, "&Duplicates…", self.open_duplicates, "Ctrl+D")
-        self._action(tools, "&Settings…", self.open_settings, QKeySequence.StandardKey.Preferences)
+        # Written out: QKeySequence.Preferences is empty on Linux and Windows.
+        self._action(tools, "&Settings…", self.open_settings, "Ctrl+,")
         help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&Keyboard Shortcuts", self.show_shortcuts, "Ctrl+/")
         self._action(help_menu, "&Search Syntax", self.show_search_help, "F1")
-        self._action(help_menu, "&About Photo Tagger", self.show_about, None)
+        self._action(help_menu, "&About Photo Tagger", self.show_about, "Ctrl+Shift+A")
+        self.folder_actions = {
+            name: self._folder_action(name, slot, keys) for name, slot, keys in (
+                ("Show in File Manager", lambda e: QDesktopServices.openUrl(
+                    QUrl.fromLocalFile(e.key)), "Ctrl+Shift+R"),
+                ("Rescan", lambda e: self.bridge.service.rescan(), "F5"),
+                ("Remove from Library…", self.remove_folder, "Delete"))}
 
-    def _action(self, menu: QMenu, text: str, slot: Any,
-                shortcut: QKeySequence.StandardKey | str | None) -> QAction:
+    def _action(self, menu: QMenu, text: str, slot: Any, shortcut: str | None) -> QAction:
         action = QAction(text, self)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
@@ -285,6 +334,41 @@ class MainWindow(QMainWindow):
         menu.addAction(action)
         self.addAction(action)
         return action
+
+    def _folder_action(self, text: str, slot: Any, shortcut: str) -> QAction:
+        """An action on the folder chosen in the sidebar; its keys work there."""
+        action = QAction(text, self.folder_view)
+        action.setShortcut(QKeySequence(shortcut))
+        action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+
+        def run() -> None:
+            index = self.folder_view.currentIndex()
+            if index.isValid() and index.data(KeyRole) is not None:
+                slot(self.folders.entry(index.row()))
+
+        action.triggered.connect(lambda _=False: run())
+        self.folder_view.addAction(action)
+        return action
+
+    def shortcut_rows(self) -> list[tuple[str, str]]:
+        """(keys, what they do) for Help ▸ Keyboard Shortcuts: the menus' actions, then
+        the keys that belong to a place rather than to a menu."""
+        rows = []
+        for menu_action in self.menuBar().actions():
+            menu = menu_action.menu()
+            for action in menu.actions() if isinstance(menu, QMenu) else []:
+                keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+                if keys:
+                    where = menu_action.text().replace("&", "")
+                    rows.append((keys, f"{where} ▸ {action.text().replace('&', '')}"))
+        rows += [
+            ("Tab / Shift+Tab", "Move between the search box, photos, folders and tags"),
+            ("Down", "From the search box to the photos"),
+            ("Delete", "Folders: remove the chosen folder from the library"),
+            ("Left / Right", "Viewer: previous / next photo"),
+            ("Escape / Space", "Viewer: close"),
+        ]
+        return rows
 
     def _connect(self) -> None:
         self.search.textEdited.connect(lambda _: self._search_timer.start())
@@ -294,8 +378,7 @@ class MainWindow(QMainWindow):
         self._search_timer.timeout.connect(self.run_query)
         self.refresh_timer.timeout.connect(self._refresh_after_change)
         self.folder_view.clicked.connect(lambda _: self.apply_filters())
-        self.folder_view.selectionModel().selectionChanged.connect(
-            lambda *_: self.apply_filters())
+        self.folder_view.selectionModel().selectionChanged.connect(self._folder_chosen)
         self.folder_view.customContextMenuRequested.connect(self._folder_menu)
         self.tag_view.clicked.connect(self._tag_clicked)
         self.grid.activated.connect(self.open_viewer)
@@ -306,6 +389,8 @@ class MainWindow(QMainWindow):
         self.bridge.library_changed.connect(self._library_changed)
         self.bridge.model_ready.connect(self._model_ready)
         self.bridge.model_failed.connect(self.banner.show_failure)
+        self.bridge.model_failed.connect(lambda _: self._model_state_changed())
+        self.search.leave_down.connect(self._search_to_grid)
         self.bridge.download_progress.connect(self.banner.show_download)
         self.bridge.error.connect(self._service_error)
 
@@ -338,6 +423,12 @@ class MainWindow(QMainWindow):
         indexes = self.tag_view.selectionModel().selectedIndexes()
         return indexes[0].data(KeyRole) if indexes else None
 
+    def _search_to_grid(self) -> None:
+        """Down in the search box: on to the photos, at the current one (or the first)."""
+        self.grid.setFocus(Qt.FocusReason.TabFocusReason)
+        if not self.grid.currentIndex().isValid() and self.photos.rowCount():
+            self.grid.setCurrentIndex(self.photos.index(0, 0))
+
     def focus_search(self) -> None:
         self.search.setFocus()
         self.search.selectAll()
@@ -348,6 +439,11 @@ class MainWindow(QMainWindow):
 
     def _text_changed(self, text: str) -> None:
         self.browse.text_changed(text)
+
+    def _folder_chosen(self) -> None:
+        self._hold_tag_order = False  # another folder's tags: sorted afresh
+        self.apply_filters()
+        self.refresh_sidebar()  # the tag counts follow the folder
 
     def _tag_clicked(self, index: QModelIndex) -> None:
         if self.browse.click_tag(index.data(KeyRole)) is None:
@@ -394,11 +490,13 @@ class MainWindow(QMainWindow):
         current = self.grid.currentIndex().data(PathRole)
         # A refresh while indexing keeps the user's place; a new search starts at the top.
         anchor = self.grid.first_visible_path() if answer.keep_place else None
+        selected = self.grid.selected_paths()
         self.photos.set_results(answer.results)
-        rows = self.photos.rows_of_paths([current, anchor])
+        rows = self.photos.rows_of_paths([current, anchor, *selected])
         current_row = rows.get(current) if current is not None else None
         if current_row is not None:
             self.grid.setCurrentIndex(self.photos.index(current_row, 0))
+        self._reselect_photos([rows[path] for path in selected if path in rows])
         anchor_row = rows.get(anchor) if anchor is not None else None
         if anchor_row is not None:
             self.grid.bring_into_view(anchor_row, QAbstractItemView.ScrollHint.PositionAtTop)
@@ -408,6 +506,18 @@ class MainWindow(QMainWindow):
             self.grid.bring_into_view(0, QAbstractItemView.ScrollHint.PositionAtTop)
         self._update_context(len(answer.results))
 
+    def _reselect_photos(self, rows: list[int]) -> None:
+        """Select `rows` again after the rows were replaced: tagging a selection refreshes
+        the grid, and the selection must survive it."""
+        if len(rows) < 2:
+            return  # one photo: the current index already is the selection
+        selection = QItemSelection()
+        for row in rows:
+            index = self.photos.index(row, 0)
+            selection.select(index, index)
+        self.grid.selectionModel().select(selection,
+                                          QItemSelectionModel.SelectionFlag.ClearAndSelect)
+
     def _update_context(self, count: int) -> None:
         filters = self.filters()
         self.context_label.setText(self.browse.heading(filters, count))
@@ -415,7 +525,8 @@ class MainWindow(QMainWindow):
             self.empty_label.hide()
             return
         self.empty_label.setText(self.browse.empty_message(
-            filters, pending=self._pending_count, model_error=self.bridge.model_error))
+            filters, pending=self._pending_count, model_error=self.bridge.model_error,
+            state=self.bridge.state))
         self.empty_label.resize(self.grid.viewport().size())
         self.empty_label.show()
 
@@ -429,6 +540,23 @@ class MainWindow(QMainWindow):
         self.search.clear()
         self.statusBar().showMessage(f"Photos like {path.name}", 5000)
         self.run_query()
+
+    def show_skipped(self) -> None:
+        """The files indexing skipped, with why; read on the reading thread."""
+        from photo_tagger.gui.lists import SkippedDialog
+
+        dialog = SkippedDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.skipped_dialog = dialog
+        self.bridge.read(lambda library: library.skipped(),
+                         lambda rows, error: dialog.show_skipped(rows or [])
+                         if error is None and not self._closed else None)
+        dialog.show()
+
+    def show_shortcuts(self) -> None:
+        from photo_tagger.gui.lists import ShortcutsDialog
+
+        self._dialog("shortcuts", lambda: ShortcutsDialog(self.shortcut_rows(), self))
 
     def show_search_help(self) -> None:
         QMessageBox.information(self, "Search syntax", (
@@ -447,24 +575,51 @@ class MainWindow(QMainWindow):
     # -- sidebar ------------------------------------------------------------------------
     def refresh_sidebar(self) -> None:
         """Folder and tag counts, counted on the reading thread: they are GROUP BYs over
-        the whole library, too slow for this thread, and need no model."""
-        self.bridge.read(SidebarCounts.read,
+        the whole library, too slow for this thread, and need no model. The tags are
+        counted within the chosen folder."""
+        folder = self.current_folder()
+        self.bridge.read(lambda library: SidebarCounts.read(library, folder),
                          lambda counts, error: self._show_sidebar(counts)
                          if error is None and not self._closed else None)
 
+    def library_edited(self) -> None:
+        """The user changed tags or labels: recount, but keep the tag list's order, so
+        the row they work on does not jump away under the pointer."""
+        self._hold_tag_order = True
+        self.refresh_sidebar()
+
+    def _tag_entries(self, counts: SidebarCounts) -> list[SidebarEntry]:
+        entries = [SidebarEntry(t, t, c) for t, c in counts.tags]
+        if not self._hold_tag_order:
+            return entries
+        # Held: tags keep their rows, new ones go at the end, gone ones leave.
+        place = {self.tags.entry(row).key: row for row in range(self.tags.rowCount())}
+        return sorted(entries, key=lambda e: place.get(e.key, len(place)))
+
     def _show_sidebar(self, counts: SidebarCounts) -> None:
         folder = self.current_folder()
+        if counts.folder != folder:
+            return  # counted for a folder no longer chosen; a newer count is on its way
         tag = self.current_tag()
         self.folders.set_entries(folder_entries(counts.folders, counts.folder_counts,
                                                 counts.status["indexed"]))
-        self.tags.set_entries([SidebarEntry(t, t, c) for t, c in counts.tags])
+        self.tags.set_entries(self._tag_entries(counts))
+        if folder is not None and self.folders.row_of(folder) is None:
+            # The chosen folder was removed: its grid is stale, go back to all photos.
+            self.folder_view.setCurrentIndex(self.folders.index(0, 0))
+            return
         self._reselect(self.folder_view, self.folders, folder, default_first=True)
         self._reselect(self.tag_view, self.tags, tag)
         self._pending_count = counts.status["pending"]
         self.known_tags = counts.known_tags
         if not self.photos.rowCount():
             self._update_context(0)  # the empty grid's message depends on pending photos
-        self.count_label.setText(counts.summary())
+        if self.bridge.state in ("idle", "loading-model", "paused"):
+            self._show_state()
+        text = counts.summary(with_skipped=False)
+        if counts.skipped_text:
+            text += f' · <a href="skipped">{counts.skipped_text}</a>'
+        self.count_label.setText(text)
 
     def _reselect(self, view: QListView, model: SidebarListModel, key: str | None,
                   default_first: bool = False) -> None:
@@ -504,19 +659,18 @@ class MainWindow(QMainWindow):
         index = self.folder_view.indexAt(point)
         if not index.isValid() or index.data(KeyRole) is None:
             return
-        entry = self.folders.entry(index.row())
+        self.folder_view.setCurrentIndex(index)
         menu = QMenu(self)
-        menu.addAction("Show in File Manager",
-                       lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(entry.key)))
-        menu.addAction("Rescan", self.bridge.service.rescan)
-        menu.addSeparator()
-        menu.addAction("Remove from Library…", lambda: self.remove_folder(entry))
+        for name, action in self.folder_actions.items():
+            if name.startswith("Remove"):
+                menu.addSeparator()
+            menu.addAction(action)
         menu.exec(self.folder_view.viewport().mapToGlobal(point))
 
     def remove_folder(self, entry: SidebarEntry) -> None:
         answer = QMessageBox.question(
             self, "Remove folder",
-            f"Stop watching {entry.key} and forget its {entry.count or 0:,} photos?\n"
+            f"Stop watching {entry.key} and forget its {plural(entry.count or 0, 'photo')}?\n"
             "The files themselves are not touched.")
         if answer == QMessageBox.StandardButton.Yes and entry.folder_id is not None:
             self.bridge.remove_folder(entry.folder_id)
@@ -533,6 +687,7 @@ class MainWindow(QMainWindow):
         self.pages.setCurrentIndex(1)
         self.state_label.setText(STATE_TEXT["scanning"])
 
+
     def choose_model_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(
             self, "Choose a SigLIP 2 model folder (with config.json and model.safetensors)")
@@ -543,8 +698,14 @@ class MainWindow(QMainWindow):
         self.banner.hide()
         self.bridge.set_model(model_id)
 
+    def _model_state_changed(self) -> None:
+        self._show_state()
+        if not self.photos.rowCount():
+            self._update_context(0)
+
     def _model_ready(self, model_id: str) -> None:
         self.banner.hide()
+        self._model_state_changed()
         self.statusBar().showMessage(f"Model ready: {model_id}", 4000)
         if self.search.text().strip():
             self.run_query()
@@ -554,7 +715,9 @@ class MainWindow(QMainWindow):
 
     # -- status bar ---------------------------------------------------------------------
     def _state_changed(self, state: str) -> None:
-        self.state_label.setText(STATE_TEXT.get(state, state))
+        if state in ("scanning", "indexing"):
+            self._hold_tag_order = False  # the library changes by itself now: re-sort
+        self._show_state()
         if state in ("idle", "stopped"):
             self.progress_bar.hide()
         self.pause_button.blockSignals(True)
@@ -563,6 +726,11 @@ class MainWindow(QMainWindow):
         self.pause_button.blockSignals(False)
         if state == "idle":
             self.refresh_timer.start()
+
+    def _show_state(self) -> None:
+        """The state in words, with what waits; progress events replace it while indexing."""
+        self.state_label.setText(state_text(self.bridge.state, pending=self._pending_count,
+                                            model_error=self.bridge.model_error))
 
     def show_progress(self, event: IndexProgress) -> None:
         if event.phase == "done" or event.total <= 0:
@@ -604,40 +772,97 @@ class MainWindow(QMainWindow):
 
     def _photo_menu(self, point: QPoint) -> None:
         index = self.grid.indexAt(point)
-        if not index.isValid():
-            return
-        if not self.grid.selectionModel().isSelected(index):
-            self.grid.setCurrentIndex(index)
-        self.photo_menu(index).exec(self.grid.viewport().mapToGlobal(point))
+        if index.isValid():
+            self.photo_menu(index).exec(self.grid.viewport().mapToGlobal(point))
 
     def photo_menu(self, index: QModelIndex) -> QMenu:
-        """The actions on a photo (the grid's context menu)."""
-        path = str(index.data(PathRole))
-        photo_id = int(index.data(PhotoIdRole))
-        # Tag edits apply to the whole selection when the clicked photo is part of it.
-        selected = self.grid.selected_paths()
-        targets = selected if path in selected else [path]
+        """The actions on a photo (the grid's context menu): the Photo menu's, on the
+        selection when the clicked photo is part of it, else on the clicked photo."""
+        if not self.grid.selectionModel().isSelected(index):
+            self.grid.setCurrentIndex(index)
+        targets = self.photo_targets()
         menu = QMenu(self)
-        menu.addAction("Open", lambda: self.open_viewer(index))
-        menu.addAction("Open in System Viewer",
-                       lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(path)))
-        menu.addAction("Show in File Manager", lambda: QDesktopServices.openUrl(
-            QUrl.fromLocalFile(str(Path(path).parent))))
-        menu.addAction("Copy Path", lambda: QGuiApplication.clipboard().setText(path))
-        menu.addSeparator()
-        menu.addAction("Find Similar", lambda: self.find_similar(photo_id))
-        menu.addAction("Add Tag…", lambda: self.ask_add_tag(targets))
-        remove = menu.addMenu("Remove Tag")
-        for tag in self.reader.tags_of(photo_id):
-            remove.addAction(tag.tag, lambda t=tag.tag: self.set_tag(targets, t, False))
-        remove.setEnabled(not remove.isEmpty())
+        for name, action in self.photo_actions.items():
+            if name == "Quick Preview":
+                continue
+            if name == "Find Similar":
+                menu.addSeparator()
+            if name == "Remove Tag…":
+                remove = menu.addMenu("Remove Tag")
+                for tag in self.tags_of_photos(targets):
+                    remove.addAction(tag, lambda t=tag: self.set_tag(targets, t, False))
+                remove.setEnabled(not remove.isEmpty())
+                continue
+            menu.addAction(action)
         return menu
 
+    def photo_targets(self) -> list[str]:
+        """The paths photo actions work on: the selection, else the current photo."""
+        selected = self.grid.selected_paths()
+        current = self.grid.currentIndex()
+        if not selected and current.isValid():
+            selected = [str(current.data(PathRole))]
+        return selected
+
+    def _each_photo(self, act: Any) -> None:
+        for path in self.photo_targets()[:20]:  # a stray Ctrl+A must not open thousands
+            act(path)
+
+    @staticmethod
+    def open_externally(path: str) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+
+    @staticmethod
+    def reveal(path: str) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).parent)))
+
+    def copy_paths(self) -> None:
+        paths = self.photo_targets()
+        if paths:
+            QGuiApplication.clipboard().setText("\n".join(paths))
+
+    def open_current(self, quick: bool = False) -> None:
+        self.open_viewer(self.grid.currentIndex(), quick=quick)
+
+    def find_similar_to_current(self) -> None:
+        index = self.grid.currentIndex()
+        if index.isValid():
+            self.find_similar(int(index.data(PhotoIdRole)))
+
+    def tags_of_photos(self, paths: list[str]) -> list[str]:
+        """Every tag on any of these photos, by name: what Remove Tag offers."""
+        ids = [self.photos.result(row).photo_id
+               for row in self.photos.rows_of_paths(paths).values()]
+        return sorted({tag.tag for photo_id in ids for tag in self.reader.tags_of(photo_id)},
+                      key=str.casefold)
+
+    def tag_dialog(self, title: str, tags: list[str], *, editable: bool) -> QInputDialog:
+        """The tag chooser: starts empty, so Enter alone tags nothing."""
+        dialog = QInputDialog(self)
+        dialog.setWindowTitle(title)
+        dialog.setLabelText("Tag (any language):" if editable else "Tag:")
+        dialog.setComboBoxItems(tags)
+        dialog.setComboBoxEditable(editable)
+        dialog.setTextValue("")
+        return dialog
+
     def ask_add_tag(self, paths: list[str]) -> None:
-        tag, ok = QInputDialog.getItem(self, "Add tag", "Tag (any language):", self.known_tags,
-                                       0, True)
-        if ok and tag.strip():
-            self.set_tag(paths, tag.strip(), True)
+        if not paths:
+            return
+        dialog = self.tag_dialog(f"Add a tag to {plural(len(paths), 'photo')}",
+                                 self.known_tags, editable=True)
+        if dialog.exec() and dialog.textValue().strip():
+            self.set_tag(paths, dialog.textValue().strip(), True)
+
+    def ask_remove_tag(self, paths: list[str]) -> None:
+        tags = self.tags_of_photos(paths)
+        if not tags:
+            return
+        dialog = self.tag_dialog(f"Remove a tag from {plural(len(paths), 'photo')}", tags,
+                                 editable=False)
+        dialog.setTextValue(tags[0])
+        if dialog.exec() and dialog.textValue():
+            self.set_tag(paths, dialog.textValue(), False)
 
     def set_tag(self, paths: list[str], tag: str, present: bool,
                 done: Any = None) -> None:
@@ -697,7 +922,7 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         self._search_timer.stop()
         self.refresh_timer.stop()
-        for name in ("labels", "duplicates", "settings"):
+        for name in ("labels", "duplicates", "settings", "shortcuts"):
             dialog = getattr(self, f"{name}_dialog", None)
             if dialog is not None:
                 dialog.close()

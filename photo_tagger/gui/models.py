@@ -17,6 +17,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QPixmap
 
+from photo_tagger.core.browse import plural
 from photo_tagger.core.labels import LabelInfo
 from photo_tagger.core.search import SearchResult
 from photo_tagger.core.store import Folder
@@ -281,7 +282,7 @@ class DuplicateGroupModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             names = ", ".join(os.path.basename(r.path) for r in group[:3])
             more = f" +{len(group) - 3}" if len(group) > 3 else ""
-            return f"{len(group)} photos · {names}{more}"
+            return f"{plural(len(group), 'photo')} · {names}{more}"
         if role == Qt.ItemDataRole.ToolTipRole:
             return "\n".join(r.path for r in group)
         if role == CountRole:

@@ -31,6 +31,7 @@ from photo_tagger.config import DEFAULT_MODEL, KNOWN_MODELS, THUMBNAIL_SIZE_MAX,
 from photo_tagger.core import labels as label_api
 from photo_tagger.core.store import Library
 from photo_tagger.gui.context import WindowContext
+from photo_tagger.gui.widgets import fit_to_screen
 
 if TYPE_CHECKING:
     from photo_tagger.core.indexer import Indexer
@@ -44,12 +45,15 @@ class SettingsDialog(QDialog):
         self.context = context
         self.bridge = context.bridge
         self.setWindowTitle("Settings")
-        self.resize(720, 560)
         layout = QVBoxLayout(self)
 
         model_group = QGroupBox("Model", self)
         model_form = QFormLayout(model_group)
         self.model_box = QComboBox(model_group)
+        # The hints are long: the box must not widen the dialog past a small screen.
+        self.model_box.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model_box.setMinimumContentsLength(24)
         current = self.bridge.model_id or context.reader.model_id or DEFAULT_MODEL
         for model_id, hint in KNOWN_MODELS.items():
             short = model_id.removeprefix("google/")
@@ -125,6 +129,7 @@ class SettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
         self._initial_model = current
+        fit_to_screen(self, 720, 560)
 
     def _choose_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Choose a SigLIP 2 model folder")

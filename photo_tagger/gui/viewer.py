@@ -1,5 +1,6 @@
 """The photo viewer: a large preview with the photo's facts and its tags as editable chips.
-Left/Right step through the grid's rows; Escape or Space closes."""
+Left/Right step through the grid's rows (except while typing a tag); Escape or Space
+closes."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QUrl
-from PySide6.QtGui import QDesktopServices, QKeyEvent, QPixmap, QResizeEvent
+from PySide6.QtGui import QAction, QDesktopServices, QKeyEvent, QKeySequence, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QCompleter,
     QDialog,
@@ -25,7 +26,7 @@ from PySide6.QtWidgets import (
 from photo_tagger.gui.context import WindowContext
 from photo_tagger.gui.models import PhotoListModel
 from photo_tagger.gui.thumbnails import PREVIEW_SIZE, STORED_SIZE
-from photo_tagger.gui.widgets import TagChips
+from photo_tagger.gui.widgets import TagChips, fit_to_screen
 
 
 def human_size(size: int | None) -> str:
@@ -58,7 +59,6 @@ class PhotoViewer(QDialog):
         # Held, not looked up: the grid's rows may be replaced while this is open.
         self._result = self.model.result(row)
         self.setWindowTitle("Photo")
-        self.resize(1100, 720)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -66,11 +66,17 @@ class PhotoViewer(QDialog):
         self.image.setObjectName("viewerImage")
         self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.image.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
-        self.image.setMinimumSize(320, 240)
+        self.image.setMinimumSize(240, 180)
+        # Focus starts on the photo, so the arrows step through photos at once.
+        self.image.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         layout.addWidget(self.image, 1)
+        self.notice = QLabel(self.image)  # why the photo is not shown large
+        self.notice.setObjectName("viewerNotice")
+        self.notice.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.notice.hide()
 
         panel = QWidget(self)
-        panel.setFixedWidth(320)
+        panel.setFixedWidth(300)
         side = QVBoxLayout(panel)
         side.setContentsMargins(16, 16, 16, 16)
         self.title = QLabel(panel)
@@ -96,8 +102,8 @@ class PhotoViewer(QDialog):
         scroll.setWidget(self.chips)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setMaximumHeight(90)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        scroll.setMaximumHeight(150)  # about five rows of chips, then it scrolls down
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         side.addWidget(scroll)
         self.chips.remove_requested.connect(self.remove_tag)
         self.new_tag = QLineEdit(panel)
@@ -126,8 +132,18 @@ class PhotoViewer(QDialog):
         # Enter in the tag field adds a tag; it must not press a button of the dialog.
         for button in panel.findChildren(QPushButton):
             button.setAutoDefault(False)
+        # Shortcuts, not key presses: a focused chip or button would take the arrows, and
+        # the tag field still gets them (a line edit overrides shortcuts it uses).
+        for keys, step in (("Left", -1), ("Right", 1)):
+            action = QAction(self)
+            action.setShortcut(QKeySequence(keys))
+            action.triggered.connect(lambda _=False, step=step: self.step(step))
+            self.addAction(action)
         context.thumbnails.ready.connect(self._image_ready)
+        context.thumbnails.failed.connect(self._image_ready)
         self.show_row(row)
+        self.image.setFocus()
+        fit_to_screen(self, 1100, 720)
 
     @property
     def path(self) -> str:
@@ -160,16 +176,22 @@ class PhotoViewer(QDialog):
         self.chips.set_tags([(t.tag, t.source, t.score) for t in tags])
 
     def _show_image(self) -> None:
+        """The preview, else the grid's thumbnail meanwhile; and why, when the preview
+        cannot come (the folder is not reachable: tried again until it is back)."""
         loader = self.context.thumbnails
         pixmap = loader.pixmap(self.path, PREVIEW_SIZE) or loader.pixmap(self.path, STORED_SIZE)
+        why = loader.failure(self.path, PREVIEW_SIZE)
+        self.notice.setText(f"{why}." if why else "")
+        self.notice.setVisible(bool(why) and pixmap is not None)
         if pixmap is None:
-            self.image.setText("Loading…" if not loader.is_broken(self.path, PREVIEW_SIZE)
-                               else "This photo cannot be shown.")
+            self._pixmap = None
+            self.image.setText(f"{why}." if why else "Loading…")
             return
         self._pixmap = pixmap
         self._fit()
 
     def _fit(self) -> None:
+        self.notice.setGeometry(0, self.image.height() - 40, self.image.width(), 40)
         pixmap: QPixmap | None = getattr(self, "_pixmap", None)
         if pixmap is None:
             return
@@ -184,14 +206,14 @@ class PhotoViewer(QDialog):
         super().resizeEvent(event)
         self._fit()
 
+    def step(self, by: int) -> None:
+        """The next (1) or previous (-1) photo of the grid."""
+        if 0 <= self.row + by < self.model.rowCount():
+            self._pixmap = None
+            self.show_row(self.row + by)
+
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
-        if event.key() == Qt.Key.Key_Right:
-            self._pixmap = None
-            self.show_row(self.row + 1)
-        elif event.key() == Qt.Key.Key_Left:
-            self._pixmap = None
-            self.show_row(self.row - 1)
-        elif event.key() == Qt.Key.Key_Space:
+        if event.key() == Qt.Key.Key_Space:
             self.close()
         else:
             super().keyPressEvent(event)

@@ -12,17 +12,21 @@ from PySide6.QtGui import (
     QDragEnterEvent,
     QDropEvent,
     QFont,
+    QGuiApplication,
     QKeyEvent,
     QPainter,
     QPainterPath,
     QPalette,
+    QPen,
     QPixmap,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QHBoxLayout,
+    QLayout,
+    QLayoutItem,
     QLineEdit,
     QListView,
+    QSizePolicy,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
@@ -42,10 +46,37 @@ def dropped_paths(event: QDragEnterEvent | QDropEvent) -> list[Path]:
     return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
 
 
+def fit_to_screen(window: QWidget, width: int, height: int) -> None:
+    """Size a window to `width` × `height`, but never larger than the screen it opens on,
+    and place it on that screen: at 200% scaling fixed sizes put OK and Close off-screen.
+    Call it once the window's layout is built (its minimum size counts)."""
+    parent = window.parentWidget()
+    screen = (parent.screen() if parent is not None else None) \
+        or QGuiApplication.primaryScreen()
+    if window.layout() is not None:
+        window.layout().activate()
+    if screen is None:
+        window.resize(width, height)
+        return
+    room = screen.availableGeometry()
+    # The frame (title bar, borders) is not known before the window shows: leave room.
+    max_width, max_height = room.width() - 16, room.height() - 48
+    window.setMaximumSize(max(max_width, 200), max(max_height, 200))
+    minimum = window.minimumSizeHint().expandedTo(window.minimumSize())
+    window.resize(max(min(width, max_width), min(minimum.width(), max_width)),
+                  max(min(height, max_height), min(minimum.height(), max_height)))
+    centre = parent.frameGeometry().center() if parent is not None else room.center()
+    x = min(centre.x() - window.width() // 2, room.right() - 8 - window.width())
+    y = min(centre.y() - window.height() // 2, room.bottom() - 40 - window.height())
+    window.move(max(room.left(), x), max(room.top(), y))
+
+
 class SearchField(QLineEdit):
-    """The query box; an image file dropped on it searches by that image."""
+    """The query box; an image file dropped on it searches by that image. Down moves on
+    to the photos, as Tab does."""
 
     image_dropped = Signal(Path)
+    leave_down = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -54,6 +85,12 @@ class SearchField(QLineEdit):
         self.setPlaceholderText(
             "Search photos — e.g. kids in the snow  ·  beach -people  ·  tag:dog  "
             "(drop an image here to find similar)")
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt API)
+        if event.key() == Qt.Key.Key_Down and not self.completer():
+            self.leave_down.emit()
+            return
+        super().keyPressEvent(event)
 
     def _image(self, event: QDragEnterEvent | QDropEvent) -> Path | None:
         paths = dropped_paths(event)
@@ -165,6 +202,15 @@ class PhotoDelegate(QStyledItemDelegate):
             path = QPainterPath()
             path.addRoundedRect(inner, 6, 6)
             painter.fillPath(path, placeholder)
+        if option.state & QStyle.StateFlag.State_HasFocus and option.widget is not None \
+                and option.widget.hasFocus():
+            # The keyboard's place in the grid: a ring, also around a selected tile.
+            ring = QPen(palette.color(QPalette.ColorRole.Highlight), 2)
+            if selected:
+                ring.setColor(palette.color(QPalette.ColorRole.Text))
+            painter.setPen(ring)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(tile.adjusted(1, 1, -1, -1), 8, 8)
         text_rect = QRect(tile.left() + 6, image_area.bottom() + 4, tile.width() - 12, 20)
         role = (QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text)
         painter.setPen(palette.color(role))
@@ -300,23 +346,81 @@ class SidebarDelegate(QStyledItemDelegate):
         painter.restore()
 
 
+class FlowLayout(QLayout):
+    """Lays its items out in rows that wrap at the width it gets (Qt's flow layout
+    example, trimmed): the viewer's tag chips wrap instead of scrolling sideways."""
+
+    def __init__(self, parent: QWidget | None = None, spacing: int = 6) -> None:
+        super().__init__(parent)
+        self._items: list[QLayoutItem] = []
+        self._spacing = spacing
+        self.setContentsMargins(0, 0, 0, 0)
+
+    def addItem(self, item: QLayoutItem) -> None:  # noqa: N802 (Qt API)
+        self._items.append(item)
+
+    def count(self) -> int:
+        return len(self._items)
+
+    def itemAt(self, index: int) -> QLayoutItem | None:  # noqa: N802
+        return self._items[index] if 0 <= index < len(self._items) else None
+
+    def takeAt(self, index: int) -> QLayoutItem | None:  # noqa: N802
+        return self._items.pop(index) if 0 <= index < len(self._items) else None
+
+    def expandingDirections(self) -> Qt.Orientation:  # noqa: N802
+        return Qt.Orientation(0)
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802
+        return True
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802
+        return self._arrange(QRect(0, 0, width, 0), move=False)
+
+    def setGeometry(self, rect: QRect) -> None:  # noqa: N802
+        super().setGeometry(rect)
+        self._arrange(rect, move=True)
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return self.minimumSize()
+
+    def minimumSize(self) -> QSize:  # noqa: N802
+        size = QSize()
+        for item in self._items:
+            size = size.expandedTo(item.minimumSize())
+        return size
+
+    def _arrange(self, rect: QRect, *, move: bool) -> int:
+        x, y, line = rect.x(), rect.y(), 0
+        for item in self._items:
+            hint = item.sizeHint()
+            if x > rect.x() and x + hint.width() > rect.right() + 1:
+                x, y, line = rect.x(), y + line + self._spacing, 0
+            if move:
+                item.setGeometry(QRect(QPoint(x, y), hint))
+            x += hint.width() + self._spacing
+            line = max(line, hint.height())
+        return y + line - rect.y()
+
+
 class TagChips(QWidget):
-    """A photo's tags as removable chips; manual ones are drawn in the accent colour."""
+    """A photo's tags as removable chips, wrapped in rows; manual ones are drawn in the
+    accent colour."""
 
     remove_requested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._layout = QHBoxLayout(self)
-        self._layout.setContentsMargins(0, 0, 0, 0)
-        self._layout.setSpacing(6)
-        self._layout.addStretch(1)
+        self._layout = FlowLayout(self)
+        policy = QSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        policy.setHeightForWidth(True)
+        self.setSizePolicy(policy)
 
     def set_tags(self, tags: list[tuple[str, str, float | None]]) -> None:
         """(tag, source, score) rows."""
-        while self._layout.count() > 1:
+        while self._layout.count():
             item = self._layout.takeAt(0)
-            if item.widget() is not None:
+            if item is not None and item.widget() is not None:
                 item.widget().deleteLater()
         for tag, source, score in tags:
             chip = QToolButton(self)
@@ -327,12 +431,23 @@ class TagChips(QWidget):
             chip.setProperty("chip", "manual" if source == "manual" else "auto")
             chip.setCursor(Qt.CursorShape.PointingHandCursor)
             chip.clicked.connect(lambda _=False, t=tag: self.remove_requested.emit(t))
-            self._layout.insertWidget(self._layout.count() - 1, chip)
+            self._layout.addWidget(chip)
+        self.updateGeometry()
 
     def tags(self) -> list[str]:
         found = []
         for i in range(self._layout.count()):
-            widget = self._layout.itemAt(i).widget()
+            item = self._layout.itemAt(i)
+            widget = item.widget() if item is not None else None
             if isinstance(widget, QToolButton):
                 found.append(widget.text().rsplit("  ✕", 1)[0])
         return found
+
+    def chip_rows(self) -> int:
+        """How many rows the chips take now (the viewer's tests look at the wrapping)."""
+        tops = set()
+        for i in range(self._layout.count()):
+            item = self._layout.itemAt(i)
+            if item is not None and item.widget() is not None:
+                tops.add(item.geometry().top())
+        return len(tops)
