@@ -329,6 +329,8 @@ class IndexingService:
         if self.indexer is not None:
             self.indexer.stop = self._run_stop
         if self._executor.stopping:
+            if isinstance(item, Job):  # its caller waits on an answer
+                item.abandon()
             return
         try:
             self._do(item)
