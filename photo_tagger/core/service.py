@@ -169,7 +169,7 @@ class IndexingService:
             on_start=self._open, on_wait=self._waiting, on_exit=self._close)
         self._run_stop = threading.Event()
         self._watcher: FolderWatcher | None = None
-        self._watcher_settings = {"settle": settle, "poll_interval": poll_interval}
+        self._settle, self._poll_interval = settle, poll_interval
         self.library: Library | None = None
         self.indexer: Indexer | None = None
         self.searcher: Searcher | None = None
@@ -295,7 +295,8 @@ class IndexingService:
         self._changes_seen = self.library.conn.total_changes
         self._load_model()
         if self._watch_enabled:
-            self._watcher = FolderWatcher(self.post_change, **self._watcher_settings)
+            self._watcher = FolderWatcher(self.post_change, settle=self._settle,
+                                          poll_interval=self._poll_interval)
             self._watcher.start()
             for folder in self.library.folders():
                 self._watch(folder.path, folder.polling)
