@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 import photos
-from photo_tagger.core.embedder import Embedder
+from photo_tagger.core.embedder import Embedder, ModelUnavailable
 from photo_tagger.core.indexer import Indexer
 from photo_tagger.core.store import Library
+from photo_tagger.core.watcher import Moved, Ready, Removed
 
 
 class CountingLoader:
@@ -268,3 +269,94 @@ def test_a_file_deleted_during_the_run_is_dropped_not_skipped(
     assert summary.indexed == count - 1
     assert library.photo_by_path(str(last)) is None
     assert library.skipped() == []
+
+
+def test_apply_change_moves_files_and_folders_without_the_model(
+        library: Library, fixres_model: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "p"
+    (folder / "trip").mkdir(parents=True)
+    for i in range(3):
+        photos.noise(folder / "trip" / f"{i}.png", seed=i)
+    single = photos.noise(folder / "single.png", seed=9)
+    loader = CountingLoader(fixres_model)
+    indexer = Indexer(library, str(fixres_model), loader)
+    indexer.index_folders([folder])
+    ids = {p: row.id for p, row in library.photos_under(str(folder)).items()}
+    embedded = loader.embedded
+
+    renamed = folder / "renamed.png"
+    single.rename(renamed)
+    summary = indexer.apply_change(Moved(str(single), str(renamed), False))
+    assert (summary.moved, summary.indexed) == (1, 0)
+    assert library.photo_by_path(str(renamed)).id == ids[str(single)]
+
+    (folder / "trip").rename(folder / "holiday")
+    summary = indexer.apply_change(Moved(str(folder / "trip"), str(folder / "holiday"), True))
+    assert (summary.moved, summary.indexed) == (3, 0)
+    for i in range(3):
+        moved = library.photo_by_path(str(folder / "holiday" / f"{i}.png"))
+        assert moved.id == ids[str(folder / "trip" / f"{i}.png")]
+        assert library.vector(moved.id) is not None
+    assert loader.embedded == embedded
+
+
+def test_apply_change_deletes_keeps_a_recreated_file_and_indexes_new_ones(
+        library: Library, fixres_model: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "p"
+    folder.mkdir()
+    gone = photos.noise(folder / "gone.png", seed=1)
+    saved = photos.noise(folder / "saved.png", seed=2)
+    indexer = Indexer(library, str(fixres_model))
+    indexer.index_folders([folder])
+    saved_id = library.photo_by_path(str(saved)).id
+
+    gone.unlink()
+    summary = indexer.apply_change(Removed(str(gone), False))
+    assert summary.removed == 1 and library.photo_by_path(str(gone)) is None
+
+    # An editor's save: delete and recreate. The row and its id stay.
+    data = saved.read_bytes()
+    saved.unlink()
+    saved.write_bytes(data)
+    summary = indexer.apply_change(Removed(str(saved), False))
+    assert summary.removed == 0
+    assert library.photo_by_path(str(saved)).id == saved_id
+
+    new = photos.noise(folder / "new.png", seed=3)
+    told: list[list[str]] = []
+    summary = indexer.apply_change(Ready((str(new), str(folder / "vanished.png"))),
+                                   on_indexing=told.append)
+    assert summary.indexed == 1 and told == [[str(new)]]
+    assert library.photo_by_path(str(new)).status == "indexed"
+
+
+def test_a_move_onto_a_settling_file_is_left_to_the_watcher(
+        library: Library, fixres_model: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "p"
+    folder.mkdir()
+    indexer = Indexer(library, str(fixres_model))
+    indexer.index_folders([folder])
+    arrived = photos.noise(folder / "arrived.png", seed=4)
+    summary = indexer.apply_change(Moved(str(folder / "tmp"), str(arrived), False),
+                                   settling=lambda path: path == str(arrived))
+    assert summary.indexed == 0 and library.photo_by_path(str(arrived)) is None
+    summary = indexer.apply_change(Moved(str(folder / "tmp"), str(arrived), False))
+    assert summary.indexed == 1
+
+
+def test_an_unavailable_model_leaves_files_pending_without_a_new_load(
+        library: Library, fixres_model: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "p"
+    folder.mkdir()
+    path = photos.noise(folder / "a.png", seed=5)
+    loads: list[str] = []
+
+    def load(model_id: str) -> Embedder:
+        loads.append(model_id)
+        return Embedder.load(model_id)
+
+    indexer = Indexer(library, str(fixres_model), load)
+    indexer.set_model_unavailable("no network")
+    with pytest.raises(ModelUnavailable, match="no network"):
+        indexer.apply_change(Ready((str(path),)))
+    assert library.photo_by_path(str(path)).status == "pending" and loads == []

@@ -12,12 +12,23 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 from photo_tagger.core.embedder import Embedder, ModelUnavailable
 from photo_tagger.core.indexer import Indexer
-from photo_tagger.core.service import IndexingService, ServiceEvent, ServiceStopped
+from photo_tagger.core.service import (
+    ErrorReported,
+    IndexingService,
+    LibraryChanged,
+    ModelFailed,
+    ModelReady,
+    Progress,
+    ServiceEvent,
+    ServiceStopped,
+    StateChanged,
+)
 from photo_tagger.core.store import Library
 from photo_tagger.core.watcher import Ready, Removed
 from photo_tagger.paths import library_path
@@ -25,6 +36,7 @@ from photos import noise
 from waiting import HANG_SECONDS, wait_until
 
 SETTLE = 0.2
+E = TypeVar("E", bound=ServiceEvent)
 
 
 class CountingEmbedder:
@@ -76,12 +88,13 @@ class Harness:
         self.reader = Library(library_path(self.home))
         return self.service
 
-    def event(self, kind: str, data: object = None, timeout: float = 30) -> ServiceEvent:
+    def event(self, wanted: type[E] | E, timeout: float = 30) -> E:
+        """The next event of type `wanted`, or equal to `wanted`."""
         deadline = time.monotonic() + timeout
         while True:
             event = self.events.get(timeout=max(0.01, deadline - time.monotonic()))
-            if event.kind == kind and (data is None or event.data == data):
-                return event
+            if (isinstance(event, wanted) if isinstance(wanted, type) else event == wanted):
+                return event  # type: ignore[return-value]
 
     def counts(self) -> dict[str, int]:
         assert self.reader is not None
@@ -126,9 +139,9 @@ def test_burst_move_rename_delete_with_a_real_observer(tmp_path, harness):
     h = harness()
     service = h.start()
     service.add_folder(folder)
-    h.event("model-ready")
+    h.event(ModelReady)
     wait_until(lambda: h.reader.folders(), what="folder added")
-    h.event("state", "idle")
+    h.event(StateChanged("idle"))
     files = [noise(folder / ("trip" if i < 20 else "") / f"IMG_{i:04d}.png", seed=i)
              for i in range(200)]
     wait_until(lambda: h.counts()["indexed"] == 200, what="200 indexed")
@@ -191,7 +204,7 @@ def test_slowly_copied_photo_is_indexed_once_and_complete(tmp_path, harness):
     service = h.start()
     service.add_folder(folder)
     wait_until(lambda: h.reader.folders(), what="folder added")
-    h.event("state", "idle")
+    h.event(StateChanged("idle"))
     source = noise(tmp_path / "source.png", seed=7, size=(256, 256))
     data = source.read_bytes()
     target = folder / "copy.png"
@@ -215,16 +228,17 @@ def test_search_jumps_the_queue_pause_resume_and_cancel(tmp_path, harness):
         noise(folder / f"{i:03d}.png", seed=100 + i)
     h = harness(watch=False, reconcile_on_start=False, batch_size=2)
     service = h.start()
-    h.event("model-ready")
+    h.event(ModelReady)
 
     def pause_on_first_batch(event: ServiceEvent) -> None:
-        if event.kind == "progress" and event.data.phase == "index" and event.data.done:
+        if isinstance(event, Progress) and event.progress.phase == "index" \
+                and event.progress.done:
             service.pause()
             h.listeners.clear()
 
     h.listeners.append(pause_on_first_batch)
     service.add_folder(folder)
-    h.event("state", "paused")
+    h.event(StateChanged("paused"))
     assert service.paused
     results: queue.Queue = queue.Queue()
     service.search("kids in the snow", 10, lambda r, e: results.put((r, e)))
@@ -234,13 +248,13 @@ def test_search_jumps_the_queue_pause_resume_and_cancel(tmp_path, harness):
     assert counts["indexed"] < 60 and counts["pending"] > 0  # answered mid-run
 
     service.cancel()
-    h.event("state", "paused")  # the cancelled run ended; the service stays paused
+    h.event(StateChanged("paused"))  # the cancelled run ended; the service stays paused
     wait_until(lambda: h.counts()["pending"] > 0, what="cancelled run")
     service.resume()
     service.rescan()
     wait_until(lambda: h.counts()["indexed"] == 60, what="all indexed after resume")
     assert h.counting.embedded == 60
-    progress = [e for e in h.seen if e.kind == "progress"]
+    progress = [e for e in h.seen if isinstance(e, Progress)]
     assert progress and len(progress) <= 60
 
 
@@ -251,8 +265,8 @@ def test_missing_model_keeps_watching_and_a_later_model_finishes(tmp_path, harne
     h = harness()
     h.service.requested_model = str(tmp_path / "no-such-model")
     service = h.start()
-    failed = h.event("model-failed")
-    assert "does not exist" in str(failed.data)
+    failed = h.event(ModelFailed)
+    assert "does not exist" in failed.message
     service.add_folder(folder)
     wait_until(lambda: h.reader.folders(), what="folder added")
     noise(folder / "a.png", seed=1)
@@ -267,7 +281,7 @@ def test_missing_model_keeps_watching_and_a_later_model_finishes(tmp_path, harne
     assert found is None and isinstance(error, ModelUnavailable)
 
     service.set_model(str(fixres_model))
-    h.event("model-ready")
+    h.event(ModelReady)
     wait_until(lambda: h.counts()["indexed"] == 2, what="indexed after the model came")
 
 
@@ -310,7 +324,7 @@ def test_submit_runs_jobs_and_reports_errors(harness, tmp_path):
     service.submit(lambda library, indexer: library.add_label("sailboat").tag,
                    lambda r, e: answers.put((r, e)))
     assert answers.get(timeout=30) == ("sailboat", None)
-    h.event("changed")
+    h.event(LibraryChanged)
 
     def broken(library, indexer):
         raise ValueError("bad label")
@@ -319,7 +333,7 @@ def test_submit_runs_jobs_and_reports_errors(harness, tmp_path):
     result, error = answers.get(timeout=30)
     assert result is None and isinstance(error, ValueError)
     service.submit(broken)  # no callback: reported as an event, the service goes on
-    assert "bad label" in str(h.event("error").data)
+    assert "bad label" in h.event(ErrorReported).message
     service.similar(tmp_path / "missing.png", 5, lambda r, e: answers.put((r, e)))
     result, error = answers.get(timeout=30)
     assert result is None and error is not None
@@ -328,7 +342,7 @@ def test_submit_runs_jobs_and_reports_errors(harness, tmp_path):
     service.submit(lambda library, indexer: 1, lambda r, e: answers.put((r, e)))
     took = h.stop()
     assert took < HANG_SECONDS  # held while paused, yet no wait for ever
-    assert h.seen[-1] == ServiceEvent("state", "stopped")
+    assert h.seen[-1] == StateChanged("stopped")
     result, error = answers.get(timeout=5)
     assert result is None and isinstance(error, ServiceStopped)
     service.submit(lambda library, indexer: 1, lambda r, e: answers.put((r, e)))
@@ -407,7 +421,7 @@ def test_a_model_switch_by_another_program_is_followed_not_mixed(tmp_path, harne
         new_model, dimension = other.model_id, other.dimension
     late = noise(folder / "late.png", seed=2)
     wait_until(lambda: indexed(h.photo(late)), what="late photo indexed with model B")
-    errors = [str(e.data) for e in h.seen if e.kind == "error"]
+    errors = [e.message for e in h.seen if isinstance(e, ErrorReported)]
     assert any("switched by another program" in e for e in errors), errors
     assert h.reader.model_id == new_model
     assert service.model_id == new_model

@@ -21,7 +21,14 @@ log = logging.getLogger("photo_tagger.watch")
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from photo_tagger.core.service import IndexingService, ServiceEvent
+    from photo_tagger.core.service import (
+        ErrorReported,
+        IndexingService,
+        ModelFailed,
+        Progress,
+        ServiceEvent,
+        StateChanged,
+    )
     from photo_tagger.core.store import Library
     from photo_tagger.paths import library_path
 
@@ -42,17 +49,18 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
     def on_event(event: ServiceEvent) -> None:
         nonlocal last_error
-        if event.kind == "state":
-            log.info("State: %s", event.data)
-        elif event.kind == "model-failed" or event.kind == "error":
-            log.error("%s", event.data)
-            if event.kind == "error":
-                last_error = str(event.data)
-        elif event.kind == "progress" and args.verbose:
-            progress: Any = event.data
+        if isinstance(event, StateChanged):
+            log.info("State: %s", event.state)
+            if event.state == "stopped":
+                done.set()
+        elif isinstance(event, ModelFailed):
+            log.error("%s", event.message)
+        elif isinstance(event, ErrorReported):
+            log.error("%s", event.message)
+            last_error = event.message
+        elif isinstance(event, Progress) and args.verbose:
+            progress = event.progress
             log.debug("Progress: %s %d/%d", progress.phase, progress.done, progress.total)
-        if event.kind == "state" and event.data == "stopped":
-            done.set()
 
     service = IndexingService(home, requested_model(getattr(args, "model", None)),
                               on_event=on_event, settle=args.settle,

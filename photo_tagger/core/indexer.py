@@ -1,5 +1,6 @@
 """From files on disk to rows, vectors and tags: change detection, moves and duplicates by
-content hash, decoding ahead of the model, batched embedding, short transactions."""
+content hash, the watcher's changes applied, decoding ahead of the model, batched embedding,
+short transactions."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from photo_tagger.config import (
     READ_AHEAD_TOTAL_BYTES,
 )
 from photo_tagger.core import tagger
-from photo_tagger.core.embedder import Embedder
+from photo_tagger.core.embedder import Embedder, ModelUnavailable
 from photo_tagger.core.images import (
     LoadedImage,
     UnreadableImage,
@@ -33,6 +34,7 @@ from photo_tagger.core.images import (
 from photo_tagger.core.responsiveness import lower_thread_priority
 from photo_tagger.core.scanner import FoundFile, Unreachable, walk_images
 from photo_tagger.core.store import Library, Photo
+from photo_tagger.core.watcher import Change, Moved, Ready, Removed, RootReturned
 from photo_tagger.paths import is_under
 
 
@@ -58,6 +60,17 @@ class IndexSummary:
     # Folders that could not be read this run; the photos known there were kept.
     unreachable: list[Unreachable] = field(default_factory=list)
     cancelled: bool = False
+
+    def add(self, other: IndexSummary) -> None:
+        """Count `other` (a run made while applying a change) in this summary too."""
+        self.indexed += other.indexed
+        self.unchanged += other.unchanged
+        self.moved += other.moved
+        self.reused += other.reused
+        self.removed += other.removed
+        self.skipped += other.skipped
+        self.unreachable += other.unreachable
+        self.cancelled = self.cancelled or other.cancelled
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -153,6 +166,7 @@ class Indexer:
         self.model_id = model_id
         self._load_embedder = load_embedder
         self._embedder: Embedder | None = None
+        self._unavailable: str | None = None  # why the model cannot be loaded, once known
         self._labels: tagger.LabelMatrix | None = None
         self.batch_size = batch_size
         self.decode_workers = decode_workers
@@ -166,12 +180,15 @@ class Indexer:
     def embedder(self) -> Embedder:
         """The model, loaded on first need; a model switch marks the library for re-embedding."""
         if self._embedder is None:
+            if self._unavailable is not None:
+                raise ModelUnavailable(self._unavailable)
             self.attach_embedder(self._load_embedder(self.model_id))
         assert self._embedder is not None
         return self._embedder
 
     def attach_embedder(self, embedder: Embedder) -> None:
         self._embedder = embedder
+        self._unavailable = None
         if self.library.set_model(embedder.model_id, embedder.dim):
             self._known_hashes = None  # a new model dropped every vector
         self._labels = None
@@ -183,6 +200,11 @@ class Indexer:
         if self._labels is None or self._labels.labels != current:
             self._labels = tagger.label_matrix(self.library, self.embedder)
         return self._labels
+
+    def set_model_unavailable(self, reason: str) -> None:
+        """The model failed to load: later runs mark their files pending and raise
+        `ModelUnavailable(reason)` rather than retry the load every time."""
+        self._unavailable = reason
 
     def invalidate_labels(self) -> None:
         self._labels = None
@@ -253,11 +275,9 @@ class Indexer:
             if path in excluded:
                 continue
             folder = self.library.folder_for(path)
-            try:
-                stat = os.stat(path)
-            except OSError:
+            found = _stat(path)
+            if found is None:
                 continue
-            found = FoundFile.from_stat(path, stat)
             if is_unchanged(self.library.photo_by_path(path), found):
                 summary.unchanged += 1
                 continue
@@ -281,21 +301,93 @@ class Indexer:
             self.library.include_again(paths)
         return self.index_files([p for p in paths if os.path.isfile(p)])
 
-    def move_file(self, old_path: str, new_path: str) -> bool:
-        """Record a rename/move seen by the watcher; vector and tags stay with the photo."""
-        row = self.library.photo_by_path(old_path)
-        if row is None:
-            return False
-        try:
-            stat = os.stat(new_path)
-        except OSError:
-            return False
-        folder = self.library.folder_for(new_path)
+    def apply_change(self, change: Change, *,
+                     settling: Callable[[str], bool] = lambda path: False,
+                     on_indexing: Callable[[list[str]], None] = lambda paths: None
+                     ) -> IndexSummary:
+        """Apply one change seen by the watcher: the one place where moves (file and
+        folder), deletes and new or changed files reach the library.
+
+        Args:
+            change: what the watcher handed on.
+            settling: whether the watcher still waits for a path to settle (it will hand
+                that file on itself, so a move does not index it half-written).
+            on_indexing: told which files are about to be read and embedded.
+        """
+        if isinstance(change, RootReturned):
+            # Back after being deleted and made again, or unmounted: what changed while it
+            # was away is found by a scan (its photos were kept meanwhile).
+            return self.index_folders([Path(change.path)])
+        summary = IndexSummary()
+        if isinstance(change, Ready):
+            self._index_present(change.paths, summary, on_indexing)
+        elif isinstance(change, Removed):
+            self._apply_removed(change, summary, on_indexing)
+        elif change.is_directory:
+            self._apply_folder_moved(change, summary, on_indexing)
+        else:
+            self._apply_file_moved(change, summary, settling, on_indexing)
+        return summary
+
+    def _apply_removed(self, change: Removed, summary: IndexSummary,
+                       on_indexing: Callable[[list[str]], None]) -> None:
+        if change.is_directory:
+            paths = list(self.library.photos_under(change.path))
+        else:
+            paths = [change.path]
+        # Editors often save by delete-and-recreate: keep what is on disk again.
+        back = [p for p in paths if os.path.isfile(p)]
+        gone = [p for p in paths if p not in set(back)]
+        if gone:
+            summary.removed += self.remove_files(gone)
+        self._index_present(back, summary, on_indexing)
+
+    def _apply_file_moved(self, change: Moved, summary: IndexSummary,
+                          settling: Callable[[str], bool],
+                          on_indexing: Callable[[list[str]], None]) -> None:
+        """A move keeps the photo's id, vector and tags; the model does not run."""
+        row = self.library.photo_by_path(change.src)
+        found = _stat(change.dest)
+        if row is not None and found is not None:
+            folder = self.library.folder_for(change.dest)
+            with self.library.transaction():
+                self._move_photo(row.id, found, folder.id if folder else None)
+            summary.moved += 1
+            if row.status == "indexed":
+                return
+        # Unknown before (or never indexed): index it now, a hash match still reuses;
+        # unless the watcher still waits for it to settle and will hand it on itself.
+        if not settling(change.dest):
+            self._index_present([change.dest], summary, on_indexing)
+
+    def _apply_folder_moved(self, change: Moved, summary: IndexSummary,
+                            on_indexing: Callable[[list[str]], None]) -> None:
+        """Every photo under the folder keeps its id, vector and tags, in one transaction."""
+        rows = self.library.photos_under(change.src)
         with self.library.transaction():
-            self.library.move_photo(row.id, new_path, folder.id if folder else None,
-                                    size=stat.st_size, mtime=stat.st_mtime,
-                                    ctime=stat.st_ctime, inode=stat.st_ino)
-        return True
+            for old_path, row in rows.items():
+                found = _stat(change.dest + old_path[len(change.src):])
+                if found is None:
+                    continue
+                folder = self.library.folder_for(found.path)
+                self._move_photo(row.id, found, folder.id if folder else None)
+                summary.moved += 1
+        known = {change.dest + p[len(change.src):] for p, r in rows.items()
+                 if r.status == "indexed"}
+        self._index_present([f.path for f in walk_images(Path(change.dest))
+                             if f.path not in known], summary, on_indexing)
+
+    def _index_present(self, paths: Iterable[str], summary: IndexSummary,
+                       on_indexing: Callable[[list[str]], None]) -> None:
+        present = [p for p in paths if os.path.isfile(p)]
+        if present:
+            on_indexing(present)
+            summary.add(self.index_files(present))
+
+    def _move_photo(self, photo_id: int, found: FoundFile, folder_id: int | None) -> None:
+        """Give a photo the path and file identity it has now (called in a transaction)."""
+        self.library.move_photo(photo_id, found.path, folder_id, size=found.size,
+                                mtime=found.mtime, ctime=found.ctime, inode=found.inode)
 
     # -- the pipeline -------------------------------------------------------------------
     def _process(self, todo: Sequence[tuple[FoundFile, int | None]], gone: dict[str, Photo],
@@ -439,18 +531,13 @@ class Indexer:
                 summary.unchanged += 1
                 return True
             if candidates:
-                source = candidates.pop(0)
-                self.library.move_photo(source.id, found.path, folder_id,
-                                        size=found.size, mtime=found.mtime,
-                                        ctime=found.ctime, inode=found.inode)
+                self._move_photo(candidates.pop(0).id, found, folder_id)
                 summary.moved += 1
                 return True
             twin = self.library.indexed_photo_with_hash(digest)
             if twin is not None and twin.path != found.path and not os.path.exists(twin.path):
                 # Its old path is gone: a move the scan of another folder did not see.
-                self.library.move_photo(twin.id, found.path, folder_id,
-                                        size=found.size, mtime=found.mtime,
-                                        ctime=found.ctime, inode=found.inode)
+                self._move_photo(twin.id, found, folder_id)
                 summary.moved += 1
                 return True
             vector = self.library.vector(twin.id) if twin is not None else None
@@ -515,3 +602,11 @@ def _deleted(path: str) -> bool:
     except OSError:
         return False
     return False
+
+
+def _stat(path: str) -> FoundFile | None:
+    """The file at `path` as it is now; None when it is gone."""
+    try:
+        return FoundFile.from_stat(path, os.stat(path))
+    except OSError:
+        return None

@@ -11,9 +11,17 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from photo_tagger.core.embedder import Embedder
-from photo_tagger.core.indexer import IndexProgress
 from photo_tagger.core.reader import LibraryReader
-from photo_tagger.core.service import IndexingService, ServiceEvent
+from photo_tagger.core.service import (
+    ErrorReported,
+    IndexingService,
+    LibraryChanged,
+    ModelFailed,
+    ModelReady,
+    Progress,
+    ServiceEvent,
+    StateChanged,
+)
 from photo_tagger.paths import library_path
 
 log = logging.getLogger(__name__)
@@ -64,21 +72,22 @@ class ServiceBridge(QObject):
     # -- the GUI thread's side ----------------------------------------------------------
     @Slot(object)
     def _dispatch(self, event: ServiceEvent) -> None:
-        if event.kind == "state":
-            self.state = str(event.data)
-            self.state_changed.emit(self.state)
-        elif event.kind == "progress" and isinstance(event.data, IndexProgress):
-            self.progress.emit(event.data)
-        elif event.kind == "changed":
-            self.library_changed.emit()
-        elif event.kind == "model-ready":
-            self.model_id, self.model_error = str(event.data), None
-            self.model_ready.emit(self.model_id)
-        elif event.kind == "model-failed":
-            self.model_error = str(event.data)
-            self.model_failed.emit(self.model_error)
-        elif event.kind == "error":
-            self.error.emit(str(event.data))
+        match event:
+            case StateChanged(state=state):
+                self.state = state
+                self.state_changed.emit(state)
+            case Progress(progress=progress):
+                self.progress.emit(progress)
+            case LibraryChanged():
+                self.library_changed.emit()
+            case ModelReady(model_id=model_id):
+                self.model_id, self.model_error = model_id, None
+                self.model_ready.emit(model_id)
+            case ModelFailed(message=message):
+                self.model_error = message
+                self.model_failed.emit(message)
+            case ErrorReported(message=message):
+                self.error.emit(message)
 
     @Slot(object, object, object)
     def _deliver(self, callback: GuiCallback, result: Any, error: BaseException | None) -> None:
@@ -92,7 +101,7 @@ class ServiceBridge(QObject):
             if callback is not None:
                 self._result.emit(callback, result, error)
             elif error is not None:
-                self._event.emit(ServiceEvent("error", f"{type(error).__name__}: {error}"))
+                self._event.emit(ErrorReported(f"{type(error).__name__}: {error}"))
 
         return relay
 
