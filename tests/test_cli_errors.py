@@ -88,7 +88,7 @@ def test_duplicate_threshold_outside_0_to_1_is_refused(capsys: pytest.CaptureFix
 
 def test_limits_and_thresholds_in_range_work(capsys: pytest.CaptureFixture[str],
                                              indexed: Path) -> None:
-    code, out, err = run(capsys, "search", "red", "--limit", "1", "--json")
+    code, out, err = run(capsys, "search", "red", "--limit", "1", "--json", "--all")
     assert code == 0, err
     assert len(json.loads(out)) == 1
     for value in ("0", "1", "0.5"):
