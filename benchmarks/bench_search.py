@@ -81,6 +81,19 @@ def main() -> None:
                 started = time.perf_counter()
                 searcher.search(query, limit=50)
                 full.append((time.perf_counter() - started) * 1000)
+            # The cost of the probability, the cutoff and the filters: find() against the
+            # whole ranking's search() on the same cached queries.
+            cut, filtered = [], []
+            for query in QUERIES[:10]:
+                started = time.perf_counter()
+                searcher.find(query, limit=50)
+                cut.append((time.perf_counter() - started) * 1000)
+                started = time.perf_counter()
+                searcher.find(f"{query} after:2000-01-01 type:jpg -tag:none", limit=50)
+                filtered.append((time.perf_counter() - started) * 1000)
+            print(f"{size:>7} photos: find (probability + cutoff) p50 "
+                  f"{percentile(cut, 50):.1f} ms; with date, type and -tag filters p50 "
+                  f"{percentile(filtered, 50):.1f} ms")
             print(f"{size:>7} photos: vector search top 50 p50 {percentile(timings, 50):.1f} ms,"
                   f" p95 {percentile(timings, 95):.1f} ms; recall@50 vs sqlite-vec exact KNN "
                   f"{np.mean(recalls):.3f}; sqlite-vec KNN p50 {percentile(vec0, 50):.0f} ms; "

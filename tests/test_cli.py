@@ -32,7 +32,8 @@ def test_cli_flow(tmp_path: Path, fixres_model: Path, capsys) -> None:
     assert "Indexed 3" in out and "skipped 1" in out
     assert "broken.jpg: damaged or truncated image" in out
 
-    code, out, _ = run(capsys, "search", "a red circle", "--json", "--limit", "10")
+    # The tiny random model matches nothing: --all gives the whole ranking.
+    code, out, _ = run(capsys, "search", "a red circle", "--json", "--limit", "10", "--all")
     results = json.loads(out)
     assert code == 0 and len(results) == 3
     assert results == sorted(results, key=lambda r: -r["score"])
@@ -48,7 +49,7 @@ def test_cli_flow(tmp_path: Path, fixres_model: Path, capsys) -> None:
     summary = json.loads(out)
     assert (summary["indexed"], summary["moved"], summary["removed"]) == (0, 1, 1)
 
-    code, out, _ = run(capsys, "search", "a red circle", "--json")
+    code, out, _ = run(capsys, "search", "a red circle", "--json", "--all")
     names = {Path(r["path"]).name for r in json.loads(out)}
     assert names == {"crimson.jpg", "blue.png"}
 

@@ -88,7 +88,7 @@ def test_duplicate_threshold_outside_0_to_1_is_refused(capsys: pytest.CaptureFix
 
 def test_limits_and_thresholds_in_range_work(capsys: pytest.CaptureFixture[str],
                                              indexed: Path) -> None:
-    code, out, err = run(capsys, "search", "red", "--limit", "1", "--json")
+    code, out, err = run(capsys, "search", "red", "--limit", "1", "--json", "--all")
     assert code == 0, err
     assert len(json.loads(out)) == 1
     for value in ("0", "1", "0.5"):
@@ -100,7 +100,8 @@ def test_limits_and_thresholds_in_range_work(capsys: pytest.CaptureFixture[str],
 def test_query_may_start_with_a_dash(capsys: pytest.CaptureFixture[str],
                                      indexed: Path) -> None:
     def search(*argv: str | Path) -> list[str]:
-        code, out, err = run(capsys, "search", "--json", *argv)
+        # --all: the whole ranking, so a NOT removes nothing and all three come back.
+        code, out, err = run(capsys, "search", "--json", "--all", *argv)
         assert code == 0, err
         return [result["path"] for result in json.loads(out)]
 

@@ -344,7 +344,7 @@ def test_a_file_name_that_is_not_utf8_is_indexed_and_round_trips(
     summary = json.loads(capsys.readouterr().out)
     assert (summary["unchanged"], summary["removed"]) == (2, 0)
     # JSON stays valid UTF-8, and gives the exact path back.
-    assert main(["search", "red", "--json", "--limit", "5"]) == 0
+    assert main(["search", "red", "--json", "--limit", "5", "--all"]) == 0
     out = capsys.readouterr().out
     out.encode("utf-8")
     assert os.fsdecode(latin1) in {r["path"] for r in json.loads(out)}
@@ -363,7 +363,7 @@ def test_the_cli_prints_a_non_utf8_path_as_its_bytes(tmp_path: Path, isolated_ho
                           "--model", str(fixres_model)], env=env, cwd=REPO,
                          capture_output=True, timeout=300)
     assert run.returncode == 0, run.stderr
-    listing = subprocess.run([sys.executable, "-m", "photo_tagger", "search", "red"],
+    listing = subprocess.run([sys.executable, "-m", "photo_tagger", "search", "red", "--all"],
                              env=env, cwd=REPO, capture_output=True, timeout=300)
     assert listing.returncode == 0, listing.stderr
     assert latin1 in listing.stdout

@@ -115,7 +115,7 @@ def test_search_by_tag_and_text(capsys: pytest.CaptureFixture[str],
     run(capsys, "tag", indexed["doc"], "work stuff")
 
     def names(*argv: str) -> set[str]:
-        return {Path(r["path"]).name for r in run_json(capsys, "search", *argv, "--json")}
+        return {Path(r["path"]).name for r in run_json(capsys, "search", *argv, "--json", "--all")}
 
     assert names("tag:trip") == {"red.png", "doc.png"}
     assert names("a red circle", "--tag", "trip") == {"red.png", "doc.png"}

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from photo_tagger import __version__
-from photo_tagger.cli import checks, exclusions, indexing, search, tags, watch
+from photo_tagger.cli import albums, checks, exclusions, indexing, search, tags, watch
 from photo_tagger.cli.common import AddCommand, CommandError, CommandParser, add_common_options
 from photo_tagger.core.db import DatabaseError
 from photo_tagger.core.embedder import ModelUnavailable
@@ -23,6 +23,7 @@ COMMANDS: list[AddCommand] = [
     search.add_search,
     search.add_similar,
     search.add_duplicates,
+    albums.add_albums,
     indexing.add_status,
     checks.add_doctor,
     tags.add_labels,

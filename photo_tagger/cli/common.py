@@ -112,14 +112,18 @@ def model_for(args: argparse.Namespace, library: Library) -> str:
 
 
 def searcher_for(args: argparse.Namespace, library: Library, need_model: bool) -> Searcher:
+    """A searcher for the library's model; with `need_model` False the model is loaded
+    only when a query phrase is new (`Searcher.texts`)."""
     model_id = model_for(args, library)
     if library.model_id and model_id != library.model_id:
         raise CommandError(
             f"This library was indexed with '{library.model_id}', not '{model_id}'. Run "
             f"`photo-tagger index --model {model_id}` to re-embed it with the new model, or "
             "search without --model.")
-    embedder = Embedder.load(model_id) if need_model else None
-    return Searcher(library, embedder)
+    if need_model:
+        return Searcher(library, Embedder.load(model_id))
+    # The model (and torch) only if a query phrase is not in the library's cache.
+    return Searcher(library, load_model=lambda: Embedder.load(model_id))
 
 
 def json_text(data: object) -> str:

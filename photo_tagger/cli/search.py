@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+from typing import Any
 
 from photo_tagger.cli.common import (
     CommandError,
@@ -18,17 +20,61 @@ from photo_tagger.cli.common import (
 )
 from photo_tagger.config import CLI_SEARCH_LIMIT, DUPLICATE_THRESHOLD
 from photo_tagger.core.images import UnreadableImage
-from photo_tagger.core.search import Searcher, parse_query
+from photo_tagger.core.search import QueryError, SearchAnswer, Searcher, SearchResult
 
 
 def cmd_search(args: argparse.Namespace) -> int:
     with open_library(args) as library:
-        needs_model = parse_query(args.query).has_text
-        searcher = searcher_for(args, library, needs_model)
-        results = searcher.search(args.query, limit=args.limit, folder=args.folder,
-                                  tags=args.tag)
-    print_results(results, args.json)
+        try:
+            searcher = searcher_for(args, library, need_model=False)
+            answer = searcher.find(args.query, limit=args.limit, everything=args.all,
+                                   explain=args.explain, folder=args.folder, tags=args.tag)
+        except QueryError as exc:
+            raise CommandError(str(exc)) from exc
+    if args.json:
+        print(json_text([_result_json(r, args.explain) for r in answer.results]))
+    else:
+        _print_answer(answer, args.all)
     return 0
+
+
+def _result_json(result: SearchResult, explain: bool) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "path": result.path, "score": round(result.score, 6),
+        "probability": None if result.probability is None else round(result.probability, 6)}
+    if explain and result.explanation is not None:
+        why = result.explanation
+        item["explanation"] = {"terms": {t: round(p, 6) for t, p in why.terms},
+                               "tags": list(why.tags), "filters": list(why.filters),
+                               "date": why.date}
+    return item
+
+
+def _print_answer(answer: SearchAnswer, everything: bool) -> None:
+    if not answer.results:
+        print("No matching photos.")
+    for result in answer.results:
+        shown = "      -" if result.probability is None else f"{result.probability:7.1%}"
+        print(f"{shown}  {result.score:6.3f}  {result.path}")
+        why = result.explanation
+        if why is not None:
+            for term, p in why.terms:
+                print(f"           {p:7.1%}  {term}")
+            print(f"           tags: {', '.join(why.tags) or '(none)'}")
+            if why.filters:
+                print(f"           passed: {' '.join(why.filters)}")
+            print(f"           date: {why.date or 'unknown'}")
+    # The summary goes to stderr: stdout stays one result per line for scripts.
+    summary = f"{answer.matches:,} match{'es' if answer.matches != 1 else ''}"
+    if answer.cutoff is not None:
+        summary += f" (probability ≥ {answer.cutoff:.1%})"
+    if len(answer.results) < (answer.matches + (answer.weaker if everything else 0)):
+        summary += f", {len(answer.results):,} shown (--limit)"
+    if answer.weaker and not everything:
+        summary += f"; {answer.weaker:,} weaker not shown (--all shows them)"
+    if answer.removed:
+        summary += f"; {answer.removed:,} removed by NOT"
+    print(summary + ".", file=sys.stderr)
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
@@ -67,8 +113,14 @@ def add_search(sub: Subcommands) -> None:
     search = sub.add_parser("search", help="find photos by a text query")
     search.dash_positional = True  # `search "-red circle"` needs no `--`
     add_common_options(search)
-    search.add_argument("query", help='e.g. "kids in the snow +sled -adults tag:winter"')
+    search.add_argument(
+        "query", help='e.g. "kids in the snow +sled -adults tag:winter date:2024 sort:date"; '
+                      "docs/SEARCH.md lists the syntax")
     search.add_argument("--limit", type=positive_int, default=CLI_SEARCH_LIMIT)
+    search.add_argument("--all", action="store_true",
+                        help="the whole ranking, not only the photos that match")
+    search.add_argument("--explain", action="store_true",
+                        help="why each photo: each term's probability, its tags, the filters")
     search.add_argument("--folder", help="only photos under this folder")
     search.add_argument("--tag", action="append", default=[], help="only photos with this tag")
     search.add_argument("--json", action="store_true")

@@ -218,6 +218,24 @@ MIGRATIONS: list[str] = [
         excluded_at REAL NOT NULL DEFAULT (unixepoch('subsec'))
     );
     """,
+    # 5: search. Query phrases' text vectors per model, so a repeated query or a saved
+    # search needs no model (and no torch import); `pinned` rows belong to saved searches
+    # and are never pruned. Saved searches (smart albums) by name.
+    """
+    CREATE TABLE query_vectors (
+        model_id TEXT NOT NULL,
+        text TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        pinned INTEGER NOT NULL DEFAULT 0,
+        added_at REAL NOT NULL DEFAULT (unixepoch('subsec')),
+        PRIMARY KEY (model_id, text)
+    );
+    CREATE TABLE albums (
+        name TEXT PRIMARY KEY,
+        query TEXT NOT NULL,
+        created_at REAL NOT NULL DEFAULT (unixepoch('subsec'))
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,67 +1,65 @@
-"""Finding photos: text queries with rclip-style `+`/`-` terms and `tag:` filters, similar
-images, and near-duplicate groups, over an in-memory copy of the library's vectors."""
+"""Finding photos: text queries ranked by the model's probability and cut where matches
+end, with real NOTs and filters (see query.py, filters.py, relevance.py), saved searches,
+similar images and near-duplicate groups, over an in-memory copy of the library's vectors."""
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from photo_tagger.config import API_SEARCH_LIMIT, DUPLICATE_THRESHOLD
+from photo_tagger.core import albums, filters
 from photo_tagger.core.embedder import Embedder
+from photo_tagger.core.filters import DUPLICATE_HASH_DISTANCE
 from photo_tagger.core.images import hash_distance, load_image
+from photo_tagger.core.query import QueryError, SearchQuery, format_tag_filter, parse_query
+from photo_tagger.core.relevance import match_cosine, match_probability
 from photo_tagger.core.store import Library
+from photo_tagger.core.tagger import probability
+from photo_tagger.core.textcache import TextVectors
 
-# Perceptual-hash bits (of 64) by which two near-duplicates may differ.
-DUPLICATE_HASH_DISTANCE = 10
+# Names other modules import from here.
+__all__ = ["DUPLICATE_HASH_DISTANCE", "Explanation", "ParsedQuery", "QueryError",
+           "SearchAnswer", "SearchQuery", "SearchResult", "Searcher", "VectorIndex",
+           "format_tag_filter", "parse_query"]
+
+ParsedQuery = SearchQuery  # the name callers used before the query grew filters
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a photo is in the answer: each phrase's probability (NOT phrases below the
+    cutoff, or the photo would be gone), the photo's tags, the filters it passed and its
+    date."""
+
+    terms: tuple[tuple[str, float], ...]  # ("red circle", 0.97), ("-square", 0.01)
+    tags: tuple[str, ...]
+    filters: tuple[str, ...]
+    date: str  # 'YYYY-MM-DD HH:MM:SS' (EXIF date taken, else file mtime), '' if unknown
 
 
 @dataclass(frozen=True)
 class SearchResult:
     photo_id: int
     path: str
-    score: float  # cosine similarity to the query
+    score: float  # cosine similarity to the query (1.0 when the query has no text)
+    probability: float | None = None  # the model's probability that the text describes it
+    explanation: Explanation | None = field(default=None, compare=False)
 
 
 @dataclass
-class ParsedQuery:
-    positive: list[str] = field(default_factory=list)
-    negative: list[str] = field(default_factory=list)
-    tags: list[str] = field(default_factory=list)
+class SearchAnswer:
+    """One search's answer: the results, and what the window needs around them."""
 
-    @property
-    def has_text(self) -> bool:
-        return bool(self.positive or self.negative)
-
-
-_TAG_PATTERN = re.compile(r'(?:^|\s)tag:(?:"([^"]+)"|(\S+))')
-
-
-def parse_query(query: str) -> ParsedQuery:
-    """`kids in the snow +sled -adults tag:winter tag:"new year"`: the first phrase and
-    every `+phrase` pull the query towards them, every `-phrase` pushes it away, and
-    `tag:` keeps only photos with that tag."""
-    parsed = ParsedQuery()
-    for match in _TAG_PATTERN.finditer(query):
-        parsed.tags.append((match.group(1) or match.group(2)).strip())
-    rest = _TAG_PATTERN.sub(" ", query)
-    # Split before every + or - that starts a word; the sign belongs to the phrase after it.
-    for part in re.split(r"(?:^|\s)(?=[+-]\S)", rest):
-        phrase = part.strip()
-        if not phrase:
-            continue
-        if phrase[0] == "-":
-            if phrase[1:].strip():
-                parsed.negative.append(phrase[1:].strip())
-        elif phrase[0] == "+":
-            if phrase[1:].strip():
-                parsed.positive.append(phrase[1:].strip())
-        else:
-            parsed.positive.append(phrase)
-    return parsed
-
+    query: SearchQuery
+    results: list[SearchResult]  # matches (or the whole ranking), best first, up to limit
+    matches: int  # photos that match: pass the filters, the cutoff and every NOT
+    weaker: int  # candidates below the cutoff ("Show 1,203 weaker matches")
+    removed: int  # candidates a NOT phrase removed
+    cutoff: float | None  # the probability at which matches end; None without text
 
 class VectorIndex:
     """Every photo vector in one float32 matrix: exact cosine search by a matrix-vector
@@ -101,46 +99,217 @@ class VectorIndex:
 
 
 class Searcher:
-    """Answers queries for one library; holds the vector index and the model."""
+    """Answers queries for one library; holds the vector index and, when given or loaded,
+    the model. `load_model` is called only when a query phrase is not cached yet."""
 
-    def __init__(self, library: Library, embedder: Embedder | None = None) -> None:
+    def __init__(self, library: Library, embedder: Embedder | None = None,
+                 load_model: Callable[[], Embedder] | None = None) -> None:
         self.library = library
-        self.embedder = embedder
         self.index = VectorIndex()
+        self.texts = TextVectors(library, embedder, load_model)
+        self._duplicates: tuple[int, set[int]] | None = None  # (generation, photo ids)
+
+    @property
+    def embedder(self) -> Embedder | None:
+        """The model if loaded; never loads it."""
+        return self.texts.embedder if self.texts.has_model else None
+
+    @embedder.setter
+    def embedder(self, embedder: Embedder | None) -> None:
+        """The service hands its model over once loaded."""
+        self.texts.set_embedder(embedder)
 
     def _allowed(self, folder: str | None, tags: list[str]) -> set[int] | None:
-        allowed: set[int] | None = None
-        if folder is not None:
-            allowed = {p.id for p in self.library.photos_under(str(Path(folder).resolve()))
-                       .values()}
-        if tags:
-            tagged = self.library.photo_ids_with_tags(tags)
-            allowed = tagged if allowed is None else allowed & tagged
-        return allowed
+        return filters.allowed_ids(self.library, SearchQuery(
+            tags=list(tags), folders=[folder] if folder is not None else []))
 
-    def query_vector(self, parsed: ParsedQuery) -> np.ndarray:
-        if self.embedder is None:
-            raise RuntimeError("a text query needs the model")
-        total = np.zeros(self.embedder.dim, dtype=np.float32)
-        for phrase in parsed.positive:
-            total += self.embedder.embed_text_cached(phrase)
-        for phrase in parsed.negative:
-            total -= self.embedder.embed_text_cached(phrase)
-        norm = float(np.linalg.norm(total))
-        return total / norm if norm > 0 else total
+    def query_vector(self, parsed: SearchQuery) -> np.ndarray:
+        """The ranking vector: positive phrases added, NOT phrases subtracted."""
+        vectors = self.texts.vectors(parsed.positive + parsed.negative)
+        return _unit(sum((vectors[p] for p in parsed.positive), _zeros(vectors))
+                     - sum((vectors[p] for p in parsed.negative), _zeros(vectors)))
+
+    def expand(self, query: str | SearchQuery) -> SearchQuery:
+        """The query with every `album:NAME` replaced by that saved search's terms."""
+        parsed = parse_query(query) if isinstance(query, str) else query
+        remaining, parsed.albums = parsed.albums, []
+        seen: set[str] = set()
+        while remaining:
+            name = remaining.pop(0)
+            if name in seen:  # an album that names itself, directly or not
+                continue
+            seen.add(name)
+            text = albums.album_query(self.library, name)
+            if text is None:
+                raise QueryError(f"There is no saved search named '{name}' "
+                                 "(`photo-tagger albums list` shows them).")
+            inner = parse_query(text)
+            remaining += inner.albums
+            parsed = parsed.merged(inner)
+        return parsed
+
+    def find(self, query: str | SearchQuery, *, limit: int | None = None,
+             everything: bool = False, explain: bool = False, folder: str | None = None,
+             tags: list[str] | None = None) -> SearchAnswer:
+        """Search: filters restrict the candidates, the text ranks them, NOT phrases remove
+        the photos they match, and the cutoff (relevance.py) says where matches end.
+
+        Args:
+            query: the query text (see query.py) or a parsed query.
+            limit: at most this many results (None: all).
+            everything: the whole ranking of the candidates, not only the matches.
+            explain: fill each result's `explanation`.
+            folder, tags: extra filters (the window's folder and tag choice).
+
+        A query with no positive phrase lists its candidates newest first. `sort:date`
+        orders the matches by date. Raises `QueryError` for a query it cannot read.
+        """
+        parsed = self.expand(query)
+        if folder is not None:
+            parsed.folders.append(folder)
+        parsed.tags += list(tags or [])
+        allowed = filters.allowed_ids(self.library, parsed)
+        self.index.refresh(self.library)
+        ids, matrix = self.index.ids, self.index.matrix
+        mask = np.ones(len(ids), dtype=bool) if allowed is None \
+            else np.isin(ids, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
+        if parsed.duplicate:
+            mask &= np.isin(ids, np.fromiter(self._duplicate_ids(mask), dtype=np.int64))
+        if not parsed.has_text:
+            return self._listing(parsed, ids[mask], limit, explain)
+        vectors = self.texts.vectors(parsed.positive + parsed.negative)
+        scale, bias = self.texts.scale_bias()
+        cut_cos = match_cosine(scale, bias)
+        removed = np.zeros(len(ids), dtype=bool)
+        if not everything:  # a real NOT: the photos that match a -phrase go
+            for phrase in parsed.negative:
+                removed |= (matrix @ vectors[phrase]) >= cut_cos
+            removed &= mask
+            mask &= ~removed
+            if not parsed.positive:  # only NOTs: what is left, newest first
+                answer = self._listing(parsed, ids[mask], limit, explain)
+                answer.removed, answer.cutoff = int(removed.sum()), match_probability(bias)
+                return answer
+        # The whole ranking (`everything`) is today's vector arithmetic: -phrases push.
+        scores = matrix @ self.query_vector(parsed)
+        if parsed.positive:
+            positive = _unit(sum((vectors[p] for p in parsed.positive), _zeros(vectors)))
+            relevance = scores if not parsed.negative else matrix @ positive
+        else:
+            relevance = np.full(len(ids), -np.inf, dtype=np.float32)
+        matched = mask & (relevance >= cut_cos)
+        shown = mask if everything else matched
+        positions = np.flatnonzero(shown)
+        if parsed.sort == "date":
+            positions = self._by_date(ids, positions)
+        else:
+            positions = _top(scores, positions, limit)
+        positions = positions[:limit] if limit is not None else positions
+        chosen = ids[positions].tolist()
+        probabilities: list[float | None] = [None] * len(positions)
+        if parsed.positive:
+            probabilities = probability(relevance[positions], scale, bias).tolist()
+        photos = self.library.photos_by_ids(chosen)
+        explanations = self._explain(parsed, chosen, positions, vectors, scale, bias) \
+            if explain else {}
+        results = [SearchResult(pid, photos[pid].path, float(scores[pos]), p,
+                                explanations.get(pid))
+                   for pid, pos, p in zip(chosen, positions.tolist(), probabilities,
+                                          strict=True) if pid in photos]
+        matches = int(matched.sum())
+        return SearchAnswer(parsed, results, matches, int(mask.sum()) - matches,
+                            int(removed.sum()), match_probability(bias))
 
     def search(self, query: str, limit: int = API_SEARCH_LIMIT, folder: str | None = None,
                tags: list[str] | None = None) -> list[SearchResult]:
-        """Best photos for a text query; with only `tag:` terms, the tagged photos by score."""
-        parsed = parse_query(query)
-        # A synonym stands for its group: tag:Hund finds the photos tagged "dog".
-        all_tags = [self.library.tag_for_name(t) for t in parsed.tags + list(tags or [])]
-        allowed = self._allowed(folder, all_tags)
-        if not parsed.has_text:
-            return self._tagged(all_tags, allowed, limit) if all_tags else []
+        """The whole ranking of the query's candidates, best first: no cutoff, -phrases
+        push the vector without removing; filters apply (`find(..., everything=True)`)."""
+        return self.find(query, limit=limit, everything=True, folder=folder,
+                         tags=tags).results
+
+    def save_album(self, name: str, query: str) -> int:
+        """Save `query` as the album `name`, embedding its phrases once (pinned in the
+        query cache, so later counts need no model). Returns its count now."""
+        parsed = self.expand(query)  # an unknown album inside it is refused here
+        if parsed.has_text:
+            self.texts.vectors(parsed.positive + parsed.negative, pin=True)
+        albums.save_album(self.library, name, query)
+        return self.count(query)
+
+    def album_counts(self) -> list[tuple[str, str, int]]:
+        """(name, query, live count) of every saved search: the sidebar's and `albums
+        list`'s rows."""
+        return [(a.name, a.query, self.count(a.query)) for a in albums.albums(self.library)]
+
+    def count(self, query: str | SearchQuery) -> int:
+        """How many photos match: a saved search's live count (no model when its phrases
+        are cached)."""
+        return self.find(query, limit=0).matches
+
+    def explain(self, query: str | SearchQuery, photo_id: int) -> Explanation | None:
+        """Why `photo_id` is (or is not) an answer to `query`, on demand."""
+        parsed = self.expand(query)
         self.index.refresh(self.library)
-        hits = self.index.nearest(self.query_vector(parsed), limit, allowed)
-        return self._results(hits)
+        where = np.flatnonzero(self.index.ids == photo_id)
+        if len(where) == 0:
+            return None
+        vectors = self.texts.vectors(parsed.positive + parsed.negative) \
+            if parsed.has_text else {}
+        scale, bias = self.texts.scale_bias() if parsed.has_text else (1.0, 0.0)
+        return self._explain(parsed, [photo_id], where[:1], vectors, scale, bias)[photo_id]
+
+    # -- helpers ------------------------------------------------------------------------
+    def _listing(self, parsed: SearchQuery, candidates: np.ndarray, limit: int | None,
+                 explain: bool) -> SearchAnswer:
+        """A query without positive text: its candidates, newest first."""
+        wanted = set(candidates.tolist())
+        rows = filters.indexed_by_date(self.library, wanted)
+        rows = rows[:limit] if limit is not None else rows
+        explanations = {}
+        if explain and rows:
+            chosen = [pid for pid, _ in rows]
+            order = np.argsort(self.index.ids)
+            positions = order[np.searchsorted(self.index.ids, chosen, sorter=order)]
+            vectors = self.texts.vectors(parsed.negative) if parsed.negative else {}
+            scale, bias = self.texts.scale_bias() if parsed.negative else (1.0, 0.0)
+            explanations = self._explain(parsed, chosen, positions, vectors, scale, bias)
+        results = [SearchResult(pid, path, 1.0, None, explanations.get(pid))
+                   for pid, path in rows]
+        return SearchAnswer(parsed, results, len(wanted), 0, 0, None)
+
+    def _by_date(self, ids: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        dates = filters.photo_dates(self.library, ids[positions].tolist())
+        order = sorted(range(len(positions)),
+                       key=lambda k: dates.get(int(ids[positions[k]]), ""), reverse=True)
+        return positions[order] if len(positions) else positions
+
+    def _duplicate_ids(self, mask: np.ndarray) -> set[int]:
+        """Candidates with a near-duplicate; the whole library's set is kept per vector
+        generation (an `is:duplicate` alone compares every pair once)."""
+        ids, matrix = self.index.ids, self.index.matrix
+        if mask.all():
+            if self._duplicates is None or self._duplicates[0] != self.index.generation:
+                self._duplicates = (self.index.generation, filters.duplicate_ids(
+                    self.library, ids, matrix, np.arange(len(ids))))
+            return self._duplicates[1]
+        return filters.duplicate_ids(self.library, ids, matrix, np.flatnonzero(mask))
+
+    def _explain(self, parsed: SearchQuery, chosen: list[int], positions: np.ndarray,
+                 vectors: dict[str, np.ndarray], scale: float, bias: float
+                 ) -> dict[int, Explanation]:
+        matrix = self.index.matrix
+        terms = [(p, p) for p in parsed.positive] + [(f"-{p}", p) for p in parsed.negative]
+        per_term = {label: probability(matrix[positions] @ vectors[phrase], scale, bias)
+                    for label, phrase in terms}
+        dates = filters.photo_dates(self.library, chosen)
+        described = tuple(filters.describe(parsed))
+        explained = {}
+        for row, pid in enumerate(chosen):
+            explained[pid] = Explanation(
+                tuple((label, float(per_term[label][row])) for label, _ in terms),
+                tuple(t.tag for t in self.library.tags_of(pid)), described,
+                dates.get(pid, ""))
+        return explained
 
     def similar_to_vector(self, vector: np.ndarray, limit: int = API_SEARCH_LIMIT,
                           folder: str | None = None,
@@ -164,17 +333,6 @@ class Searcher:
             raise RuntimeError("searching by an image that is not indexed needs the model")
         image = load_image(Path(path), self.embedder.image_size)
         return self.similar_to_vector(self.embedder.embed_images([image.image])[0], limit)
-
-    def _tagged(self, tags: list[str], allowed: set[int] | None,
-                limit: int) -> list[SearchResult]:
-        if not allowed:
-            return []
-        marks = ",".join("?" * len(tags))
-        rows = self.library.conn.execute(
-            f"SELECT p.id, p.path, max(coalesce(t.score, 1.0)) AS s FROM tags t "
-            f"JOIN photos p ON p.id = t.photo_id WHERE t.rejected = 0 AND t.tag IN ({marks}) "
-            "GROUP BY p.id ORDER BY s DESC, p.path", tags).fetchall()
-        return [SearchResult(r[0], r[1], float(r[2])) for r in rows if r[0] in allowed][:limit]
 
     def _results(self, hits: list[tuple[int, float]]) -> list[SearchResult]:
         photos = self.library.photos_by_ids([photo_id for photo_id, _ in hits])
@@ -234,3 +392,23 @@ class Searcher:
                            for i in members_sorted])
         result.sort(key=lambda g: (-len(g), g[0].path))
         return result
+
+
+def _zeros(vectors: dict[str, np.ndarray]) -> np.ndarray:
+    dim = len(next(iter(vectors.values()))) if vectors else 0
+    return np.zeros(dim, dtype=np.float32)
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(vector))
+    return (vector / norm).astype(np.float32) if norm > 0 else vector.astype(np.float32)
+
+
+def _top(scores: np.ndarray, positions: np.ndarray, limit: int | None) -> np.ndarray:
+    """`positions` ordered by score, best first; only the best `limit` sorted."""
+    if limit is not None and limit < len(positions):
+        if limit <= 0:
+            return positions[:0]
+        part = np.argpartition(-scores[positions], limit - 1)[:limit]
+        positions = positions[part]
+    return positions[np.argsort(-scores[positions], kind="stable")]
