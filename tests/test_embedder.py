@@ -88,7 +88,9 @@ def test_cached_query_skips_the_text_encoder(fixres_embedder: Embedder) -> None:
 def test_missing_hub_model_offline_gives_advice() -> None:
     with pytest.raises(ModelUnavailable, match="not on this computer") as info:
         Embedder.load("google/siglip2-base-patch16-224")
-    assert "--model" in str(info.value)
+    # The core's words serve the window too: ways out, but no command-line options.
+    assert "demo:shapes" in str(info.value) and "config.json" in str(info.value)
+    assert "--model" not in str(info.value) and "photo-tagger " not in str(info.value)
 
 
 def test_missing_folder_and_folder_without_model(tmp_path: Path) -> None:
@@ -128,6 +130,7 @@ def test_cli_without_model_prints_one_sentence_and_fails(tmp_path: Path) -> None
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "not on this computer" in result.stderr
+    assert "--model" in result.stderr and "doctor --download" in result.stderr  # the CLI's
 
 
 def test_hub_download_reports_progress(fixres_model: Path, tmp_path: Path,

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from photo_tagger import __version__
 from photo_tagger.cli import albums, checks, exclusions, indexing, search, tags, watch
 from photo_tagger.cli.common import AddCommand, CommandError, CommandParser, add_common_options
+from photo_tagger.config import DEMO_MODEL_NAME
 from photo_tagger.core.db import DatabaseError
 from photo_tagger.core.embedder import ModelUnavailable
 
@@ -93,7 +94,13 @@ def _run(argv: Sequence[str] | None) -> int:
     func = getattr(args, "func", cmd_gui)
     try:
         return func(args)
-    except (CommandError, ModelUnavailable, DatabaseError) as exc:
+    except ModelUnavailable as exc:
+        # The core's message serves the window too; the command line's own ways out:
+        print(f"photo-tagger: {exc} On the command line: `photo-tagger doctor --download` "
+              "fetches it, `--model FOLDER` (or PHOTO_TAGGER_MODEL) uses a downloaded copy, "
+              f"`--model {DEMO_MODEL_NAME}` runs the demo model.", file=sys.stderr)
+        return 2
+    except (CommandError, DatabaseError) as exc:
         print(f"photo-tagger: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

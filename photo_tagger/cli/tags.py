@@ -24,6 +24,8 @@ def _retag_and_report(library: Library) -> None:
     result = api.retag(library, api.library_model_loader(library))
     if result.message:
         print(result.message)
+    if not result.retagged:
+        print("On the command line, `photo-tagger index` with the library's model does it.")
 
 
 def _threshold(text: str) -> float | None:
@@ -40,6 +42,8 @@ def _known(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Name
     def run(args: argparse.Namespace) -> int:
         try:
             return func(args)
+        except api.UnknownLabel as exc:
+            raise CommandError(f"{exc} `photo-tagger labels list` shows them.") from exc
         except api.LabelError as exc:
             raise CommandError(str(exc)) from exc
 
@@ -109,6 +113,8 @@ def cmd_retag(args: argparse.Namespace) -> int:
         result = api.retag(library, api.library_model_loader(library))
     if result.message:
         print(result.message)
+    if not result.retagged:
+        print("On the command line, `photo-tagger index` with the library's model does it.")
     elif result.retagged:
         print(f"Re-tagged the library: {result.tags_written} automatic tags.")
     else:

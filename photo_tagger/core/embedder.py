@@ -54,10 +54,10 @@ def _damaged_model(source: Path, exc: Exception) -> ModelDamaged | None:
 def _unavailable_message(model_id: str, detail: str) -> str:
     return (
         f"The model '{model_id}' is not on this computer and could not be downloaded "
-        f"({detail}). Connect to the internet and run `photo-tagger doctor --download` "
-        f"once, or download it elsewhere and point --model (or PHOTO_TAGGER_MODEL) at the "
-        f"folder that holds its config.json and model.safetensors; "
-        f"'--model {DEMO_MODEL_NAME}' runs the small offline demo model."
+        f"({detail}). Connect to the internet once so photo-tagger can download it, or "
+        f"download it on another computer and choose the folder that holds its config.json "
+        f"and model.safetensors; the small offline demo model ({DEMO_MODEL_NAME}) works "
+        f"without it."
     )
 
 

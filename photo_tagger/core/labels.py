@@ -25,6 +25,10 @@ class LabelError(ValueError):
     """A known problem with a label edit (unknown label, bad threshold): shown as a message."""
 
 
+class UnknownLabel(LabelError):
+    """A label name that is not in the library (the CLI adds where to list them)."""
+
+
 @dataclass(frozen=True)
 class LabelInfo:
     name: str
@@ -107,7 +111,7 @@ def check_template(template: str) -> str:
 def _label_or_error(library: Library, name: str) -> Label:
     label = library.label(clean_name(name))
     if label is None:
-        raise LabelError(f"There is no label '{name}'. `photo-tagger labels list` shows them.")
+        raise UnknownLabel(f"There is no label '{name}'.")
     return label
 
 
@@ -214,12 +218,12 @@ def retag(library: Library, load_embedder: EmbedderLoader | None = None) -> Reta
             tagger.mark_retag_needed(library)
             return RetagResult(False, message=(
                 f"Saved, but the photos are not re-tagged yet: the model is not available "
-                f"({exc}). The next `photo-tagger index` run with the model re-tags them."))
+                f"({exc}). They are re-tagged the next time photos are indexed with it."))
         if embedder.model_id != library.model_id:
             tagger.mark_retag_needed(library)
             return RetagResult(False, message=(
                 f"Saved; the library was indexed with '{library.model_id}', so its photos "
-                "are re-tagged on the next `photo-tagger index` run."))
+                "are re-tagged the next time they are indexed with it."))
         matrix = tagger.label_matrix(library, embedder)
     return RetagResult(True, tagger.retag_library(library, matrix))
 
@@ -330,7 +334,7 @@ def photo_tags(library: Library, path: str | Path, *, all_labels: bool = False,
     if all_labels:
         vector = library.vector(photo_id)
         if vector is None:
-            raise LabelError(f"{path} has no vector yet; run `photo-tagger index` first.")
+            raise LabelError(f"{path} is not indexed yet, so it has no scores.")
         matrix = tagger.cached_label_matrix(library)
         if matrix is None:
             if load_embedder is None:

@@ -141,8 +141,7 @@ class Searcher:
             seen.add(name)
             text = albums.album_query(self.library, name)
             if text is None:
-                raise QueryError(f"There is no saved search named '{name}' "
-                                 "(`photo-tagger albums list` shows them).")
+                raise QueryError(f"There is no saved search named '{name}'.")
             inner = parse_query(text)
             remaining += inner.albums
             parsed = parsed.merged(inner)
