@@ -90,7 +90,7 @@ def test_missing_hub_model_offline_gives_advice() -> None:
         Embedder.load("google/siglip2-base-patch16-224")
     # The core's words serve the window too: ways out, but no command-line options.
     assert "demo:shapes" in str(info.value) and "config.json" in str(info.value)
-    assert "--model" not in str(info.value) and "photo-tagger " not in str(info.value)
+    assert "--model" not in str(info.value) and "photo-tagger doctor" not in str(info.value)
 
 
 def test_missing_folder_and_folder_without_model(tmp_path: Path) -> None:
