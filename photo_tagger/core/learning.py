@@ -15,14 +15,17 @@ from photo_tagger.core.store import LearnedTag, Library
 
 # How hard the weights are pulled towards the prior, in cosine units: the penalty is
 # PRIOR_STRENGTH·|w/scale − text|². Chosen with benchmarks/bench_learning.py.
-PRIOR_STRENGTH = 4.0
+PRIOR_STRENGTH = 16.0
 # The same pull towards zero for a tag with no prior, so a few examples cannot overfit.
 PLAIN_STRENGTH = 1.0
+# Weight of each background photo's agreement with the prior's probability.
+PRIOR_AGREEMENT = 1.0
 # Bias pull towards the prior's bias (logit units); without a prior the bias is free.
 BIAS_STRENGTH = 0.05
 # A tag without a prior also learns that most photos are not it: this many library photos,
-# weighing together as much as its positives, serve as weak negatives.
+# weighing together BACKGROUND_WEIGHT times its positives, serve as weak negatives.
 BACKGROUND = 256
+BACKGROUND_WEIGHT = 0.5
 # The text prior is dropped when it ranks the examples this badly (AUC): the name means
 # nothing to the model ("Rex", "zorp"), so the examples alone decide.
 PRIOR_MIN_AUC = 0.8
@@ -89,10 +92,19 @@ def fit(positives: np.ndarray, negatives: np.ndarray, scale: float,
     parts = [positives, negatives]
     labels = [np.ones(len(positives)), np.zeros(len(negatives))]
     weights = [np.ones(len(positives) + len(negatives))]
-    if prior is None and background is not None and len(background):
+    if background is not None and len(background):
         parts.append(background)
-        labels.append(np.zeros(len(background)))
-        weights.append(np.full(len(background), max(len(positives), 1) / len(background)))
+        if prior is None:
+            # Most photos are not a private concept: weak negatives.
+            labels.append(np.zeros(len(background)))
+            weights.append(np.full(len(background),
+                                   BACKGROUND_WEIGHT * max(len(positives), 1) / len(background)))
+        else:
+            # Elsewhere, agree with the text prior: its own probabilities as soft targets,
+            # so the examples correct the tag near them without moving it far from them.
+            labels.append(tagger.sigmoid(
+                scale * background.astype(np.float64) @ prior[0] + prior[1]))
+            weights.append(np.full(len(background), PRIOR_AGREEMENT))
     x = np.hstack([np.vstack(parts).astype(np.float64), np.ones((sum(map(len, parts)), 1))])
     y, c = np.concatenate(labels), np.concatenate(weights)
     start = np.zeros(dim + 1)
