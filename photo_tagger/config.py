@@ -12,6 +12,9 @@ DEMO_MODEL_NAME = "demo:shapes"
 DEFAULT_TEMPLATE = "this is a photo of {label}."
 # Sigmoid score at or above which a label becomes a tag (see docs/TAGGING.md).
 DEFAULT_THRESHOLD = 0.1
+# A tag learned from examples alone (no text prior): its scores are the classifier's own
+# odds, so the even point is its threshold (docs/TAGGING.md, "Tags that learn").
+LEARNED_THRESHOLD = 0.5
 
 # Images larger than this many pixels are skipped (decompression-bomb guard).
 MAX_IMAGE_PIXELS = 200_000_000

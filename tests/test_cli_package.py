@@ -25,7 +25,8 @@ CLI_MODULES = sorted(f"photo_tagger.cli.{p.stem}"
                      for p in Path(photo_tagger.cli.__file__).parent.glob("*.py")
                      if p.stem != "__init__")
 ORDER = ["index", "search", "similar", "duplicates", "albums", "status", "doctor", "labels",
-         "retag", "tags", "tag", "untag", "folders", "export-xmp", "exclusions", "watch"]
+         "retag", "tags", "tag", "untag", "review", "folders", "export-xmp", "exclusions",
+         "watch"]
 
 
 def test_help_lists_every_command_in_order(capsys: pytest.CaptureFixture[str]) -> None:

@@ -32,6 +32,7 @@ COMMANDS: list[AddCommand] = [
     tags.add_tags,
     tags.add_tag,
     tags.add_untag,
+    tags.add_review,
     tags.add_folders,
     tags.add_export_xmp,
     exclusions.add_exclusions,

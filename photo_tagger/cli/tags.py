@@ -1,5 +1,5 @@
-"""The tagging commands: labels, retag, tags, tag/untag, folders and export-xmp. No Qt
-here; each command is a thin layer over core/labels.py and core/xmp.py."""
+"""The tagging commands: labels (learn too), retag, tags, tag/untag, review, folders and
+export-xmp. No Qt here; each command is a thin layer over core/labels.py and core/xmp.py."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from photo_tagger.cli.common import (
     open_library,
 )
 from photo_tagger.core import labels as api
+from photo_tagger.core import learning
 from photo_tagger.core.store import Library
 from photo_tagger.core.xmp import export_xmp
 
@@ -108,6 +109,38 @@ def cmd_labels_set_template(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_labels_learn(args: argparse.Namespace) -> int:
+    with open_library(args) as library:
+        result = api.learn_tag(library, args.tag, not args.off, threshold=args.threshold,
+                               load_embedder=api.library_model_loader(library))
+    if args.json:
+        print(json_text(None if result is None else result.as_dict()))
+    elif result is None:
+        print(f"'{args.tag}' no longer learns; your own tags and untags stay.")
+    else:
+        print(f"'{result.tag}' now learns from your tags and untags "
+              f"({_examples(result)}) and is on {result.tagged} photo(s).")
+    return 0
+
+
+def _examples(result: learning.LearnResult) -> str:
+    prior = "with its labels' text" if result.prior else "from examples alone"
+    return f"{result.positives} tagged, {result.negatives} untagged, {prior}"
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    with open_library(args) as library:
+        candidates = api.review_candidates(library, args.tag, args.limit)
+    if args.json:
+        print(json_text([c.as_dict() for c in candidates]))
+        return 0
+    if not candidates:
+        print("Nothing to review: every photo has been decided on.")
+    for candidate in candidates:
+        print(f"{candidate.probability:6.3f}  {candidate.path}")
+    return 0
+
+
 def cmd_retag(args: argparse.Namespace) -> int:
     with open_library(args) as library:
         result = api.retag(library, api.library_model_loader(library))
@@ -143,7 +176,8 @@ def cmd_tags(args: argparse.Namespace) -> int:
         print("  no tags")
     for tag in found.tags:
         score = "   —  " if tag.score is None else f"{tag.score:6.3f}"
-        print(f"  {score}  {tag.label}" + ("  (manual)" if tag.source == "manual" else ""))
+        mark = {"manual": "  (manual)", "learned": "  (learned)"}.get(tag.source, "")
+        print(f"  {score}  {tag.label}{mark}")
     for tag_name in found.rejected:
         print(f"     ✗    {tag_name}  (removed by hand)")
     if found.scores is not None:
@@ -155,17 +189,29 @@ def cmd_tags(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_tag(args: argparse.Namespace) -> int:
+def _set_tag(args: argparse.Namespace, present: bool) -> api.TagChange:
     with open_library(args) as library:
-        tag = api.tag_photo(library, args.path, args.label)
-    print(f"Tagged {args.path} with '{tag}'.")
+        change = api.set_photos_tag(library, args.paths, args.label, present,
+                                    api.library_model_loader(library))
+    for result in change.learned:
+        print(f"'{result.tag}' retrained ({_examples(result)}): on {result.tagged} "
+              "photo(s) now.")
+    if change.message:
+        print(change.message)
+    return change
+
+
+def cmd_tag(args: argparse.Namespace) -> int:
+    change = _set_tag(args, True)
+    what = args.paths[0] if len(args.paths) == 1 else f"{len(args.paths)} photos"
+    print(f"Tagged {what} with '{change.tag}'.")
     return 0
 
 
 def cmd_untag(args: argparse.Namespace) -> int:
-    with open_library(args) as library:
-        tag = api.untag_photo(library, args.path, args.label)
-    print(f"Removed '{tag}' from {args.path}; automatic tagging will not put it back.")
+    change = _set_tag(args, False)
+    what = args.paths[0] if len(args.paths) == 1 else f"{len(args.paths)} photos"
+    print(f"Removed '{change.tag}' from {what}; automatic tagging will not put it back.")
     return 0
 
 
@@ -260,6 +306,19 @@ def add_labels(sub: Subcommands) -> None:
     template.add_argument("template")
     template.set_defaults(func=_known(cmd_labels_set_template))
 
+    learn = lsub.add_parser(
+        "learn", help="let a tag learn from your tags and untags (--off: stop)",
+        description="From now on every `tag` and `untag` of TAG is an example: the tag is "
+                    "refitted and the library re-tagged at once. TAG need not be a label.")
+    common(learn)
+    learn.add_argument("tag")
+    learn.add_argument("--off", action="store_true", help="stop learning (examples stay)")
+    learn.add_argument("--threshold", type=float,
+                       help="probability from which the tag is given (default: its labels' "
+                            "threshold, or 0.5 for a tag learned from examples alone)")
+    learn.add_argument("--json", action="store_true")
+    learn.set_defaults(func=_known(cmd_labels_learn))
+
 
 def add_retag(sub: Subcommands) -> None:
     retag = sub.add_parser("retag", help="re-tag the library from stored vectors")
@@ -277,19 +336,31 @@ def add_tags(sub: Subcommands) -> None:
 
 
 def add_tag(sub: Subcommands) -> None:
-    tag = sub.add_parser("tag", help="put a tag on a photo by hand")
+    tag = sub.add_parser("tag", help="put a tag on photos by hand")
     add_common_options(tag)
-    tag.add_argument("path")
-    tag.add_argument("label")
+    tag.add_argument("paths", nargs="+", metavar="PATH")
+    tag.add_argument("label", metavar="TAG")
     tag.set_defaults(func=_known(cmd_tag))
 
 
 def add_untag(sub: Subcommands) -> None:
-    untag = sub.add_parser("untag", help="take a tag off a photo by hand")
+    untag = sub.add_parser("untag", help="take a tag off photos by hand")
     add_common_options(untag)
-    untag.add_argument("path")
-    untag.add_argument("label")
+    untag.add_argument("paths", nargs="+", metavar="PATH")
+    untag.add_argument("label", metavar="TAG")
     untag.set_defaults(func=_known(cmd_untag))
+
+
+def add_review(sub: Subcommands) -> None:
+    review = sub.add_parser(
+        "review", help="photos a learning tag is least sure about",
+        description="The photos TAG's classifier is least sure about, most informative "
+                    "first; `tag` or `untag` them to teach it.")
+    add_common_options(review)
+    review.add_argument("tag")
+    review.add_argument("--limit", type=int, default=20)
+    review.add_argument("--json", action="store_true")
+    review.set_defaults(func=_known(cmd_review))
 
 
 def add_folders(sub: Subcommands) -> None:

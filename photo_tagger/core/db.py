@@ -236,6 +236,34 @@ MIGRATIONS: list[str] = [
         created_at REAL NOT NULL DEFAULT (unixepoch('subsec'))
     );
     """,
+    # 6: tags that learn from the user's corrections (core/learning.py): a third tag source,
+    # 'learned', so the tags table is rebuilt with the wider CHECK (SQLite cannot alter a
+    # CHECK), and one classifier per learning tag, fitted on one model's vectors.
+    """
+    CREATE TABLE tags_rebuilt (
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        tag TEXT NOT NULL,
+        score REAL,
+        source TEXT NOT NULL CHECK (source IN ('auto', 'manual', 'learned')),
+        rejected INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (photo_id, tag)
+    );
+    INSERT INTO tags_rebuilt(photo_id, tag, score, source, rejected)
+        SELECT photo_id, tag, score, source, rejected FROM tags;
+    DROP TABLE tags;
+    ALTER TABLE tags_rebuilt RENAME TO tags;
+    CREATE INDEX tags_by_tag ON tags(tag);
+    CREATE TABLE learned_tags (
+        tag TEXT PRIMARY KEY,
+        threshold REAL,
+        model_id TEXT,
+        weights BLOB,
+        bias REAL,
+        examples INTEGER NOT NULL DEFAULT 0,
+        prior INTEGER NOT NULL DEFAULT 0,
+        fitted_at REAL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -22,7 +22,7 @@ from photo_tagger.config import (
     READ_AHEAD_MAX_BYTES,
     READ_AHEAD_TOTAL_BYTES,
 )
-from photo_tagger.core import tagger
+from photo_tagger.core import learning, tagger
 from photo_tagger.core.embedder import Embedder, ModelUnavailable
 from photo_tagger.core.images import (
     LoadedImage,
@@ -197,7 +197,8 @@ class Indexer:
         """The label matrix, rebuilt when the labels changed (from the GUI, or from a CLI in
         another process); reading the labels table costs microseconds."""
         current = self.library.labels()
-        if self._labels is None or self._labels.labels != current:
+        if self._labels is None or self._labels.labels != current \
+                or self._labels.learned.version != self.library.learned_version():
             self._labels = tagger.label_matrix(self.library, self.embedder)
         return self._labels
 
@@ -262,6 +263,8 @@ class Indexer:
                 summary.removed += self.library.remove_photos(gone)
             # Labels edited while the model was unavailable: finish their re-tag now.
             tagger.retag_if_needed(self.library, self.labels)
+            # Tags that learn were fitted on the old model's vectors: refit them on these.
+            learning.refit_stale(self.library, self.labels)
         self.on_event(IndexProgress("done", len(todo), len(todo), None, 0.0))
         return summary
 

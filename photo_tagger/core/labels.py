@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from photo_tagger.config import DEFAULT_TEMPLATE, DEFAULT_THRESHOLD
-from photo_tagger.core import tagger
+from photo_tagger.core import learning, tagger
 from photo_tagger.core.embedder import Embedder, ModelUnavailable
 from photo_tagger.core.store import Label, Library
 
@@ -52,6 +52,16 @@ class RetagResult:
 
 
 @dataclass(frozen=True)
+class TagChange:
+    """A manual tag or untag on photos, and the learning tag it retrained, if any."""
+
+    tag: str
+    photos: int
+    learned: list[learning.LearnResult] = field(default_factory=list)
+    message: str | None = None  # a retraining left for later, and why
+
+
+@dataclass(frozen=True)
 class FolderTagging:
     path: str
     auto_tag: bool
@@ -65,7 +75,7 @@ class FolderTagging:
 class PhotoTag:
     label: str  # the tag's name (synonym labels share one)
     score: float | None
-    source: str  # "auto" or "manual"
+    source: str  # "auto", "learned" or "manual"
 
     def as_dict(self) -> dict[str, object]:
         score = None if self.score is None else round(self.score, 6)
@@ -208,24 +218,36 @@ def retag(library: Library, load_embedder: EmbedderLoader | None = None) -> Reta
         with library.transaction():
             library.conn.execute("DELETE FROM meta WHERE key = ?", (tagger.RETAG_NEEDED,))
         return RetagResult(False, message=None)
-    matrix = tagger.cached_label_matrix(library)
-    if matrix is None:
-        try:
-            if load_embedder is None:
-                raise ModelUnavailable("no model was offered")
-            embedder = load_embedder()
-        except ModelUnavailable as exc:
-            tagger.mark_retag_needed(library)
-            return RetagResult(False, message=(
-                f"Saved, but the photos are not re-tagged yet: the model is not available "
-                f"({exc}). They are re-tagged the next time photos are indexed with it."))
-        if embedder.model_id != library.model_id:
-            tagger.mark_retag_needed(library)
-            return RetagResult(False, message=(
-                f"Saved; the library was indexed with '{library.model_id}', so its photos "
-                "are re-tagged the next time they are indexed with it."))
-        matrix = tagger.label_matrix(library, embedder)
+    try:
+        matrix = current_matrix(library, load_embedder)
+    except ModelUnavailable as exc:
+        tagger.mark_retag_needed(library)
+        return RetagResult(False, message=f"Saved, but {exc}")
+    if learning.refit_stale(library, lambda: matrix):
+        matrix = tagger.cached_label_matrix(library) or matrix
     return RetagResult(True, tagger.retag_library(library, matrix))
+
+
+def current_matrix(library: Library, load_embedder: EmbedderLoader | None = None
+                   ) -> tagger.LabelMatrix:
+    """The label matrix for the library's model: from the cached label vectors, else with
+    the model loaded. Raises ModelUnavailable (saying when the re-tag will happen)."""
+    matrix = tagger.cached_label_matrix(library)
+    if matrix is not None:
+        return matrix
+    try:
+        if load_embedder is None:
+            raise ModelUnavailable("no model was offered")
+        embedder = load_embedder()
+    except ModelUnavailable as exc:
+        raise ModelUnavailable(
+            f"the photos are not re-tagged yet: the model is not available ({exc}). They "
+            "are re-tagged the next time photos are indexed with it.") from exc
+    if embedder.model_id != library.model_id:
+        raise ModelUnavailable(
+            f"the library was indexed with '{library.model_id}', so its photos are "
+            "re-tagged the next time they are indexed with it.")
+    return tagger.label_matrix(library, embedder)
 
 
 def library_model_loader(library: Library,
@@ -289,18 +311,67 @@ def _photo_id(library: Library, path: str | Path) -> int:
     return row.id
 
 
-def tag_photo(library: Library, path: str | Path, name: str) -> str:
+def tag_photo(library: Library, path: str | Path, name: str,
+              load_embedder: EmbedderLoader | None = None) -> str:
     """The user puts a tag on a photo; it stays whatever the scores say. Returns the tag."""
-    tag = resolve_tag(library, name)
-    library.set_manual_tag(_photo_id(library, path), tag, True)
-    return tag
+    return set_photos_tag(library, [path], name, True, load_embedder).tag
 
 
-def untag_photo(library: Library, path: str | Path, name: str) -> str:
+def untag_photo(library: Library, path: str | Path, name: str,
+                load_embedder: EmbedderLoader | None = None) -> str:
     """The user takes a tag off a photo; automatic scoring never puts it back."""
+    return set_photos_tag(library, [path], name, False, load_embedder).tag
+
+
+def set_photos_tag(library: Library, paths: Sequence[str | Path], name: str, present: bool,
+                   load_embedder: EmbedderLoader | None = None) -> TagChange:
+    """The user tags (or untags) photos by hand: each is a decision that always wins for its
+    photo, and an example for the tag if it learns, which is then retrained at once."""
     tag = resolve_tag(library, name)
-    library.set_manual_tag(_photo_id(library, path), tag, False)
-    return tag
+    ids = [_photo_id(library, path) for path in paths]  # every path checked before writing
+    with library.transaction():
+        for photo_id in ids:
+            library.set_manual_tag(photo_id, tag, present)
+    return TagChange(tag, len(ids), *_retrain(library, tag, load_embedder))
+
+
+def _retrain(library: Library, tag: str, load_embedder: EmbedderLoader | None
+             ) -> tuple[list[learning.LearnResult], str | None]:
+    try:
+        return learning.after_decision(
+            library, {tag}, lambda: current_matrix(library, load_embedder)), None
+    except ModelUnavailable as exc:
+        tagger.mark_retag_needed(library)
+        return [], f"'{tag}' learns from this, but {exc}"
+
+
+def learn_tag(library: Library, name: str, on: bool = True, *,
+              threshold: float | None = None,
+              load_embedder: EmbedderLoader | None = None) -> learning.LearnResult | None:
+    """Turn learning from the user's decisions on (or off) for a tag; on, the tag is fitted
+    and the library re-tagged with it at once. A tag need not have a label: one the model
+    cannot read ("Rex") learns from its examples alone."""
+    tag = resolve_tag(library, name)
+    if not on:
+        if library.learned_tag(tag) is None:
+            raise LabelError(f"'{tag}' is not learning.")
+        learning.disable(library, tag)
+        retag(library, load_embedder)
+        return None
+    if threshold is not None:
+        check_threshold(threshold)
+    if library.model_id is None:
+        raise LabelError("The library has no photos yet; index a folder first.")
+    return learning.enable(library, tag, current_matrix(library, load_embedder), threshold)
+
+
+def review_candidates(library: Library, name: str, limit: int = 50
+                      ) -> list[learning.Candidate]:
+    """The photos a learning tag is least sure about, most informative first."""
+    try:
+        return learning.review(library, resolve_tag(library, name), limit)
+    except learning.LearningError as exc:
+        raise LabelError(str(exc)) from exc
 
 
 def reset_photo_tag(library: Library, path: str | Path, name: str) -> str:
@@ -316,6 +387,7 @@ def reset_photo_tag(library: Library, path: str | Path, name: str) -> str:
             tagger.tag_photos(library, matrix, [photo_id], vector[None, :])
     if matrix is None and vector is not None:
         tagger.mark_retag_needed(library)
+    _retrain(library, tag, None)  # one example fewer
     return tag
 
 

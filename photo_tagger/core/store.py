@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +68,20 @@ class Label:
     tag: str
     template: str
     threshold: float | None
+
+
+@dataclass(frozen=True)
+class LearnedTag:
+    """A tag that learns from the user's decisions, and its classifier (core/learning.py):
+    `weights` is None until it is fitted, and belongs to `model_id`'s vectors only."""
+
+    tag: str
+    threshold: float | None  # None: its labels' threshold, or config.LEARNED_THRESHOLD
+    model_id: str | None
+    weights: np.ndarray | None
+    bias: float | None
+    examples: int
+    prior: bool  # the text of its labels was used as the prior
 
 
 @dataclass(frozen=True)
@@ -158,7 +172,7 @@ class Library:
                 f"photo_id INTEGER PRIMARY KEY, embedding float[{int(dimension)}] "
                 "distance_metric=cosine)"
             )
-            self.conn.execute("DELETE FROM tags WHERE source = 'auto'")
+            self.conn.execute("DELETE FROM tags WHERE source IN ('auto', 'learned')")
             self.conn.execute(
                 "UPDATE photos SET status = 'pending', reason = NULL WHERE status = 'indexed'"
             )
@@ -593,20 +607,90 @@ class Library:
             )
 
     def replace_auto_tags(self, rows: Iterable[tuple[int, str, float]],
-                          photo_ids: Sequence[int] | None = None) -> None:
-        """Replace automatic tags (of `photo_ids`, or of all photos); manual rows stay."""
+                          photo_ids: Sequence[int] | None = None,
+                          learned: Collection[str] = ()) -> None:
+        """Replace automatic tags (of `photo_ids`, or of all photos); manual rows stay.
+        Rows of a tag in `learned` are written with source 'learned', the others 'auto'."""
         if photo_ids is None:
-            self.conn.execute("DELETE FROM tags WHERE source = 'auto'")
+            self.conn.execute("DELETE FROM tags WHERE source IN ('auto', 'learned')")
         else:
             self.conn.executemany(
-                "DELETE FROM tags WHERE source = 'auto' AND photo_id = ?",
+                "DELETE FROM tags WHERE source IN ('auto', 'learned') AND photo_id = ?",
                 [(int(i),) for i in photo_ids])
         # A manual decision on the same (photo, tag) wins: keep it, only record the score.
         self.conn.executemany(
-            "INSERT INTO tags(photo_id, tag, score, source) VALUES (?, ?, ?, 'auto') "
+            "INSERT INTO tags(photo_id, tag, score, source) VALUES (?, ?, ?, ?) "
             "ON CONFLICT(photo_id, tag) DO UPDATE SET score = excluded.score",
-            ((int(p), t, float(s)) for p, t, s in rows),
+            ((int(p), t, float(s), "learned" if t in learned else "auto")
+             for p, t, s in rows),
         )
+
+    def replace_tag_rows(self, tag: str, rows: Iterable[tuple[int, float]]) -> None:
+        """Replace one tag's automatic rows across the library by (photo, score) rows of
+        source 'learned'; the user's own rows stay, with their score refreshed."""
+        with self.transaction():
+            self.conn.execute(
+                "DELETE FROM tags WHERE tag = ? AND source IN ('auto', 'learned')", (tag,))
+            self.conn.execute(
+                "UPDATE tags SET score = NULL WHERE tag = ? AND source = 'manual'", (tag,))
+            self.conn.executemany(
+                "INSERT INTO tags(photo_id, tag, score, source) VALUES (?, ?, ?, 'learned') "
+                "ON CONFLICT(photo_id, tag) DO UPDATE SET score = excluded.score",
+                ((int(p), tag, float(s)) for p, s in rows))
+
+    # -- learned tags (core/learning.py) --------------------------------------------------
+    def manual_examples(self, tag: str) -> tuple[list[int], list[int]]:
+        """(positive, negative) photo ids: the user's own decisions on `tag`."""
+        positives, negatives = [], []
+        for photo_id, rejected in self.conn.execute(
+                "SELECT photo_id, rejected FROM tags WHERE tag = ? AND source = 'manual' "
+                "ORDER BY photo_id", (tag,)):
+            (negatives if rejected else positives).append(photo_id)
+        return positives, negatives
+
+    def learned_tags(self) -> list[LearnedTag]:
+        rows = self.conn.execute(
+            "SELECT tag, threshold, model_id, weights, bias, examples, prior "
+            "FROM learned_tags ORDER BY tag")
+        return [LearnedTag(*r[:3], None if r[3] is None else np.frombuffer(r[3], np.float32),
+                           r[4], r[5], bool(r[6])) for r in rows]
+
+    def learned_tag(self, tag: str) -> LearnedTag | None:
+        return next((t for t in self.learned_tags() if t.tag == tag), None)
+
+    def set_learning(self, tag: str, on: bool, threshold: float | None = None) -> None:
+        """Start (or stop: the classifier is forgotten, the examples stay) learning `tag`."""
+        with self.transaction():
+            if on:
+                self.conn.execute(
+                    "INSERT INTO learned_tags(tag, threshold) VALUES (?, ?) ON CONFLICT(tag) "
+                    "DO UPDATE SET threshold = coalesce(excluded.threshold, threshold)",
+                    (tag, threshold))
+            else:
+                self.conn.execute("DELETE FROM learned_tags WHERE tag = ?", (tag,))
+                self.conn.execute(
+                    "DELETE FROM tags WHERE tag = ? AND source = 'learned'", (tag,))
+            self._bump_learned()
+
+    def save_classifier(self, tag: str, model_id: str, weights: np.ndarray | None,
+                        bias: float, examples: int, prior: bool) -> None:
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE learned_tags SET model_id = ?, weights = ?, bias = ?, examples = ?, "
+                "prior = ?, fitted_at = ? WHERE tag = ?",
+                (model_id, None if weights is None
+                 else np.asarray(weights, np.float32).tobytes(), float(bias), examples,
+                 int(prior), time.time(), tag))
+            self._bump_learned()
+
+    def learned_version(self) -> int:
+        """Bumped whenever a classifier changes, so cached label matrices reload."""
+        return int(self.get_meta("learned_version") or 0)
+
+    def _bump_learned(self) -> None:
+        self.conn.execute(
+            "INSERT INTO meta(key, value) VALUES ('learned_version', '1') "
+            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
 
     def quick_check(self) -> list[str]:
         """SQLite's `PRAGMA quick_check` over every page: the problems found, [] when the

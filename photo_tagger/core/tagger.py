@@ -4,11 +4,11 @@ multi-label, never a softmax. Re-tagging uses stored vectors only, never the ima
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from photo_tagger.config import DEFAULT_THRESHOLD
+from photo_tagger.config import DEFAULT_THRESHOLD, LEARNED_THRESHOLD
 from photo_tagger.core.embedder import Embedder
 from photo_tagger.core.store import Label, Library
 
@@ -25,6 +25,18 @@ RETAG_NEEDED = "retag_needed"
 
 
 @dataclass
+class LearnedTags:
+    """Tags that learn from the user (core/learning.py fits them): one linear classifier
+    each, `sigmoid(w·x + b)`, applied in place of their labels' zero-shot scores."""
+
+    tags: list[str] = field(default_factory=list)
+    weights: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    biases: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    thresholds: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    version: int = 0  # Library.learned_version when read
+
+
+@dataclass
 class LabelMatrix:
     """The labels with their text vectors, ready for one matrix product."""
 
@@ -33,10 +45,11 @@ class LabelMatrix:
     thresholds: np.ndarray  # (labels,)
     scale: float
     bias: float
+    learned: LearnedTags = field(default_factory=LearnedTags)
 
     @property
     def tags(self) -> list[str]:
-        return sorted({label.tag for label in self.labels})
+        return sorted({label.tag for label in self.labels} | set(self.learned.tags))
 
     def scores(self, image_vectors: np.ndarray) -> np.ndarray:
         """The probability of every (photo, label): each label on its own."""
@@ -126,7 +139,7 @@ def label_matrix(library: Library, embedder: Embedder) -> LabelMatrix:
             library.set_meta("label_bias", repr(embedder.logit_bias))
             library.set_meta("label_scale_model", embedder.model_id)
     return LabelMatrix(labels, vectors, _thresholds(labels), embedder.logit_scale,
-                       embedder.logit_bias)
+                       embedder.logit_bias, learned_tags(library, labels))
 
 
 def cached_label_matrix(library: Library) -> LabelMatrix | None:
@@ -146,7 +159,36 @@ def cached_label_matrix(library: Library) -> LabelMatrix | None:
         vectors[row] = np.frombuffer(cached[0], dtype=np.float32)
     scale = float(library.get_meta("label_scale") or "nan")
     bias = float(library.get_meta("label_bias") or "nan")
-    return LabelMatrix(labels, vectors, _thresholds(labels), scale, bias)
+    return LabelMatrix(labels, vectors, _thresholds(labels), scale, bias,
+                       learned_tags(library, labels))
+
+
+def learned_threshold(threshold: float | None, prior: bool, labels: Sequence[Label],
+                      tag: str) -> float:
+    """A learning tag's threshold: its own, else (when its labels' text is its prior, so
+    its scores keep their scale) the lowest of its labels', else LEARNED_THRESHOLD."""
+    if threshold is not None:
+        return threshold
+    own = [t for label, t in zip(labels, _thresholds(labels).tolist(), strict=True)
+           if label.tag == tag]
+    return min(own) if prior and own else LEARNED_THRESHOLD
+
+
+def learned_tags(library: Library, labels: Sequence[Label] | None = None) -> LearnedTags:
+    """The fitted classifiers that belong to the library's current model (one fitted on
+    another model's vectors waits for `learning.refit_stale`)."""
+    labels = library.labels() if labels is None else labels
+    version = library.learned_version()
+    usable = [t for t in library.learned_tags()
+              if t.weights is not None and t.model_id == library.model_id
+              and len(t.weights) == library.dimension]
+    if not usable:
+        return LearnedTags(version=version)
+    return LearnedTags(
+        [t.tag for t in usable], np.stack([t.weights for t in usable]).astype(np.float32),
+        np.array([t.bias for t in usable], np.float32),
+        np.array([learned_threshold(t.threshold, t.prior, labels, t.tag) for t in usable],
+                 np.float32), version)
 
 
 def prompt_for(label: Label) -> str:
@@ -166,19 +208,32 @@ def tag_rows(matrix: LabelMatrix, photo_ids: Sequence[int], image_vectors: np.nd
     synonym labels that reach their own threshold; `allowed` maps a photo to the tags its
     folder permits (None: all). Vectorised: 100k photos × 100 labels in well under a
     second."""
-    if not matrix.labels or len(photo_ids) == 0:
+    learned = matrix.learned
+    if (not matrix.labels and not learned.tags) or len(photo_ids) == 0:
         return []
+    image_vectors = np.asarray(image_vectors, dtype=np.float32)
     # Compare in logit space (sigmoid is monotonic) and take the sigmoid of the few passing
     # entries only: the matrix product is then nearly all the work.
-    passing = logits(np.asarray(image_vectors, dtype=np.float32) @ matrix.vectors.T,
-                     matrix.scale, matrix.bias, in_place=True)
+    passing = logits(image_vectors @ matrix.vectors.T, matrix.scale, matrix.bias,
+                     in_place=True)
     passing[passing < _logit(matrix.thresholds)] = -np.inf
+    column_tags = [label.tag for label in matrix.labels]
+    if learned.tags:
+        # A learning tag's classifier replaces its labels' zero-shot scores.
+        learning = set(learned.tags)
+        replaced = [i for i, tag in enumerate(column_tags) if tag in learning]
+        passing[:, replaced] = -np.inf
+        extra = image_vectors @ learned.weights.T
+        extra += learned.biases
+        extra[extra < _logit(learned.thresholds)] = -np.inf
+        passing = np.hstack([passing, extra])
+        column_tags += learned.tags
     # Synonyms: a tag's logit is the best of its labels' (one reduceat over sorted columns).
     tags = matrix.tags
-    column_tag = np.array([tags.index(label.tag) for label in matrix.labels])
+    column_tag = np.array([tags.index(tag) for tag in column_tags])
     order = np.argsort(column_tag, kind="stable")
     starts = np.searchsorted(column_tag[order], np.arange(len(tags)))
-    per_tag = passing if len(tags) == len(matrix.labels) and np.all(order == np.arange(
+    per_tag = passing if len(tags) == len(column_tags) and np.all(order == np.arange(
         len(order))) else np.maximum.reduceat(passing[:, order], starts, axis=1)
     if allowed:
         # Few folders, so few distinct permissions: mask whole groups of rows at once.
@@ -229,7 +284,8 @@ def tag_photos(library: Library, matrix: LabelMatrix, photo_ids: Sequence[int],
                image_vectors: np.ndarray) -> None:
     """Automatic tags for freshly indexed photos; call inside the batch's transaction."""
     allowed = folder_permissions(library, photo_ids)
-    library.replace_auto_tags(tag_rows(matrix, photo_ids, image_vectors, allowed), photo_ids)
+    library.replace_auto_tags(tag_rows(matrix, photo_ids, image_vectors, allowed), photo_ids,
+                              set(matrix.learned.tags))
 
 
 def retag_library(library: Library, matrix: LabelMatrix) -> int:
@@ -241,7 +297,7 @@ def retag_library(library: Library, matrix: LabelMatrix) -> int:
     with library.transaction():
         # A manual row's score is refreshed below only where the label still passes.
         library.conn.execute("UPDATE tags SET score = NULL WHERE source = 'manual'")
-        library.replace_auto_tags(rows)
+        library.replace_auto_tags(rows, learned=set(matrix.learned.tags))
         library.conn.execute("DELETE FROM meta WHERE key = ?", (RETAG_NEEDED,))
     return len(rows)
 
@@ -276,6 +332,14 @@ def would_tag(library: Library, embedder: Embedder, name: str, template: str,
     _, vectors = library.all_vectors()
     if len(vectors) == 0:
         return 0, 0
+    label = library.label(name)
+    learned = learned_tags(library)
+    tag = label.tag if label is not None else name
+    if tag in learned.tags:
+        # A learning tag is given by its classifier; the threshold is the one being tried.
+        row = learned.tags.index(tag)
+        scores = sigmoid(vectors @ learned.weights[row] + learned.biases[row])
+        return int((scores >= threshold).sum()), len(vectors)
     text = embedder.embed_text_cached(prompt_for(Label(0, name, name, template, threshold)))
     scores = probability(vectors @ text, embedder.logit_scale, embedder.logit_bias)
     return int((scores >= threshold).sum()), len(vectors)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox, QWidget
@@ -36,16 +37,33 @@ class WindowContext:
                 ) -> None:
         """Put a tag on photos (or take it off) by hand; the service writes it, and a failure
         is shown over `parent`. `done` runs on the window's thread afterwards."""
-        def job(library: Library, indexer: object) -> None:
-            for path in paths:
-                if present:
-                    label_api.tag_photo(library, path, tag)
-                else:
-                    label_api.untag_photo(library, path, tag)
+        def job(library: Library, indexer: Any) -> None:
+            # A tag that learns is retrained here, on the service thread, with its model.
+            label_api.set_photos_tag(library, paths, tag, present, lambda: indexer.embedder)
 
         def finished(result: object, error: BaseException | None) -> None:
             if error is not None:
                 QMessageBox.warning(parent, "Tag not changed", str(error))
+            self.library_edited()
+            if done is not None:
+                done()
+
+        self.bridge.submit(job, finished)
+
+    def find_more(self, paths: list[str], tag: str, *, parent: QWidget | None = None,
+                  done: Callable[[], None] | None = None) -> None:
+        """"Find more like these": the photos are examples of `tag`, which learns from them
+        (and from every later tag and untag) and is applied across the library."""
+        def job(library: Library, indexer: Any) -> object:
+            loader = lambda: indexer.embedder  # noqa: E731
+            label_api.set_photos_tag(library, paths, tag, True, loader)
+            if library.learned_tag(label_api.resolve_tag(library, tag)) is None:
+                label_api.learn_tag(library, tag, load_embedder=loader)
+            return None
+
+        def finished(result: object, error: BaseException | None) -> None:
+            if error is not None:
+                QMessageBox.warning(parent, "Could not learn the tag", str(error))
             self.library_edited()
             if done is not None:
                 done()

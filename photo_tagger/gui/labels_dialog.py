@@ -118,6 +118,12 @@ class LabelsEditor(QDialog):
         count_hint.setWordWrap(True)
         count_hint.setObjectName("mutedText")
         form.addRow("", count_hint)
+        self.learn_box = QCheckBox("Learn from my corrections", editor)
+        self.learn_box.setToolTip(
+            "Every photo you tag or untag with this label's tag teaches it; the library is "
+            "re-tagged at once.")
+        self.learn_box.setEnabled(False)
+        form.addRow("", self.learn_box)
         self.save_button = QPushButton("Save", editor)
         self.save_button.setDefault(True)
         form.addRow("", self.save_button)
@@ -144,6 +150,7 @@ class LabelsEditor(QDialog):
         self.new_button.clicked.connect(self.new_label)
         self.remove_button.clicked.connect(self.remove_label)
         self.save_button.clicked.connect(self.save)
+        self.learn_box.clicked.connect(self.set_learning)
         self.editing: str | None = None
         self.reload()
         self.new_label()
@@ -174,6 +181,8 @@ class LabelsEditor(QDialog):
         self.template_edit.setText("" if label.template == DEFAULT_TEMPLATE else label.template)
         self.default_box.setChecked(not label.custom_threshold)
         self._set_threshold(label.threshold)
+        self.learn_box.setEnabled(True)
+        self.learn_box.setChecked(self.context.reader.learned_tag(label.tag) is not None)
         self.message.clear()
         self.update_count()
 
@@ -185,6 +194,8 @@ class LabelsEditor(QDialog):
         self.template_edit.clear()
         self.default_box.setChecked(True)
         self._set_threshold(DEFAULT_THRESHOLD)
+        self.learn_box.setChecked(False)
+        self.learn_box.setEnabled(False)  # a label is saved before it can learn
         self.count_label.setText("—")
         self.name_edit.setFocus()
 
@@ -255,6 +266,20 @@ class LabelsEditor(QDialog):
             return self._retag(library, indexer)
 
         self._run(job, select=name, done_text=f"Saved “{name}”.")
+
+    def set_learning(self, on: bool) -> None:
+        """The switch: the label's tag learns from the user's tags and untags (or stops)."""
+        if self.editing is None:
+            return
+        name = self.editing
+
+        def job(library: Library, indexer: Indexer) -> label_api.RetagResult:
+            label_api.learn_tag(library, name, on, load_embedder=lambda: indexer.embedder)
+            indexer.invalidate_labels()
+            return label_api.RetagResult(True)
+
+        state = "learns from your corrections" if on else "no longer learns"
+        self._run(job, select=name, done_text=f"“{name}” {state}.")
 
     def remove_label(self) -> None:
         rows = self.table.selectionModel().selectedRows()

@@ -302,7 +302,9 @@ class MainWindow(QMainWindow):
                 ("Find Similar", self.find_similar_to_current, "Ctrl+Shift+S"),
                 ("Add Tag…", lambda: self.ask_add_tag(self.photo_targets()), "Ctrl+T"),
                 ("Remove Tag…", lambda: self.ask_remove_tag(self.photo_targets()),
-                 "Ctrl+Shift+T"))}
+                 "Ctrl+Shift+T"),
+                ("Find More Like These…", lambda: self.ask_find_more(self.photo_targets()),
+                 "Ctrl+Shift+M"))}
         for name in ("Open", "Quick Preview"):
             # Enter and Space belong to whatever has focus; on the grid they mean these.
             action = self.photo_actions[name]
@@ -313,6 +315,7 @@ class MainWindow(QMainWindow):
         tools = bar.addMenu("&Tools")
         self._action(tools, "&Labels…", self.open_labels, "Ctrl+L")
         self._action(tools, "&Duplicates…", self.open_duplicates, "Ctrl+D")
+        self._action(tools, "&Review a Learning Tag…", self.ask_review, "Ctrl+R")
         # Written out: QKeySequence.Preferences is empty on Linux and Windows.
         self._action(tools, "&Settings…", self.open_settings, "Ctrl+,")
         help_menu = bar.addMenu("&Help")
@@ -864,6 +867,16 @@ class MainWindow(QMainWindow):
         if dialog.exec() and dialog.textValue():
             self.set_tag(paths, dialog.textValue(), False)
 
+    def ask_find_more(self, paths: list[str]) -> None:
+        """Teach a tag by example: the selection is its first photos, the tag learns."""
+        if not paths:
+            return
+        dialog = self.tag_dialog(f"Find more like {plural(len(paths), 'photo')}",
+                                 self.known_tags, editable=True)
+        dialog.setLabelText("Name for what these photos show (a new or existing tag):")
+        if dialog.exec() and dialog.textValue().strip():
+            self.context.find_more(paths, dialog.textValue().strip(), parent=self)
+
     def set_tag(self, paths: list[str], tag: str, present: bool,
                 done: Any = None) -> None:
         """Put a tag on photos (or take it off) by hand; the service writes it."""
@@ -874,6 +887,16 @@ class MainWindow(QMainWindow):
         from photo_tagger.gui.labels_dialog import LabelsEditor
 
         self._dialog("labels", lambda: LabelsEditor(self.context, self))
+
+    def ask_review(self) -> None:
+        dialog = self.tag_dialog("Review a tag that learns", self.known_tags, editable=True)
+        if dialog.exec() and dialog.textValue().strip():
+            self.open_review(dialog.textValue().strip())
+
+    def open_review(self, tag: str) -> None:
+        from photo_tagger.gui.review_dialog import ReviewDialog
+
+        self._dialog("review", lambda: ReviewDialog(self.context, tag, self))
 
     def open_duplicates(self) -> None:
         from photo_tagger.gui.duplicates import DuplicatesDialog
