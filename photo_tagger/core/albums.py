@@ -45,4 +45,4 @@ def album_query(library: Library, name: str) -> str | None:
 def remove_album(library: Library, name: str) -> bool:
     with library.transaction():
         cursor = library.conn.execute("DELETE FROM albums WHERE name = ?", (name.strip(),))
-    return cursor.rowcount > 0
+    return bool(cursor.rowcount > 0)

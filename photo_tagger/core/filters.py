@@ -10,6 +10,7 @@ import numpy as np
 
 from photo_tagger.core.query import TYPE_EXTENSIONS, SearchQuery, format_tag_filter
 from photo_tagger.core.store import Library
+from photo_tagger.paths import folder_prefixes
 
 # Perceptual-hash bits (of 64) by which two near-duplicates may differ.
 DUPLICATE_HASH_DISTANCE = 10
@@ -33,7 +34,8 @@ def resolved_tags(library: Library, names: list[str]) -> list[str]:
 def allowed_ids(library: Library, query: SearchQuery) -> set[int] | None:
     """Indexed photos that pass every filter except `is:duplicate`; None when the query
     has none of them (every photo passes)."""
-    clauses, args = [], []
+    clauses: list[str] = []
+    args: list[object] = []
     for tag in resolved_tags(library, query.tags):
         clauses.append("id IN (SELECT photo_id FROM tags WHERE tag = ? AND rejected = 0)")
         args.append(tag)
@@ -41,9 +43,9 @@ def allowed_ids(library: Library, query: SearchQuery) -> set[int] | None:
         clauses.append("id NOT IN (SELECT photo_id FROM tags WHERE tag = ? AND rejected = 0)")
         args.append(tag)
     for folder in query.folders:
-        prefix = str(Path(folder).expanduser().resolve()).rstrip("/\\")
+        slash, backslash = folder_prefixes(str(Path(folder).expanduser().resolve()))
         clauses.append("(path = ? OR substr(path, 1, ?) IN (?, ?))")
-        args += [prefix, len(prefix) + 1, prefix + "/", prefix + "\\"]
+        args += [slash[:-1], len(slash), slash, backslash]
     for dates in query.dates:
         if dates.start is not None:
             clauses.append(f"{PHOTO_DATE_SQL} >= ?")

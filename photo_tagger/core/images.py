@@ -31,7 +31,7 @@ Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 # (2.4 GB peak, against 1.3 GB with one thread). Blocks above glibc's largest mmap
 # threshold (32 MB) are mapped and unmapped, so freed pixels go back at once.
 if "PILLOW_BLOCK_SIZE" not in os.environ:
-    Image.core.set_block_size(64 << 20)
+    Image.core.set_block_size(64 << 20)  # type: ignore[attr-defined]
 
 
 _TOO_LARGE = (f"image too large to open safely (over {MAX_IMAGE_PIXELS // 1_000_000} "
@@ -283,12 +283,13 @@ def load_image(path: Path | bytes, target_size: int | None = None) -> LoadedImag
             if orientation in (5, 6, 7, 8):
                 full_w, full_h = full_h, full_w
             image.load()
+            decoded: Image.Image = image
             if target_size:
-                image = _reduced(image, target_size)
-            image = ImageOps.exif_transpose(image)
-            if getattr(image, "n_frames", 1) > 1:
-                image.seek(0)
-            rgb = _to_rgb(image)
+                decoded = _reduced(decoded, target_size)
+            decoded = ImageOps.exif_transpose(decoded)
+            if getattr(decoded, "n_frames", 1) > 1:
+                decoded.seek(0)
+            rgb = _to_rgb(decoded)
     except UnreadableImage:
         raise
     except Image.DecompressionBombError as exc:
@@ -302,7 +303,7 @@ def perceptual_hash(image: Image.Image) -> int:
     """64-bit difference hash (dHash): the brightness gradient of a 9×8 thumbnail. Resized
     and recompressed copies keep it within a few bits; photos that merely look alike (the
     same scene from a step aside) do not. Signed, to fit an SQLite integer."""
-    small = np.asarray(image.convert("L").resize((9, 8), Image.BILINEAR), dtype=np.int16)
+    small = np.asarray(image.convert("L").resize((9, 8), Image.Resampling.BILINEAR), dtype=np.int16)
     bits = (small[:, 1:] > small[:, :-1]).flatten()
     value = int(np.packbits(bits).view(">u8")[0])
     return value - (1 << 64) if value >= 1 << 63 else value

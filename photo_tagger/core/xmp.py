@@ -9,14 +9,18 @@ import tempfile
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeAlias
 from xml.dom import Node
-from xml.dom.minidom import Document, Element
 from xml.parsers.expat import ExpatError
 
 from defusedxml import DefusedXmlException
 from defusedxml.minidom import parseString
 
 from photo_tagger.core.store import Library
+
+# minidom's stubs type a node's children and parents as the bare `Node`, which lacks the
+# attributes every element and text node has here: nodes are typed loosely on purpose.
+DomNode: TypeAlias = Any
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 DC = "http://purl.org/dc/elements/1.1/"
@@ -90,7 +94,7 @@ def _shares_stem(photo: Path, names: Collection[str]) -> bool:
 
 
 # -- reading ------------------------------------------------------------------------------
-def _parse(data: bytes, path: Path) -> Document:
+def _parse(data: bytes, path: Path) -> DomNode:
     # XMP never needs a DTD: refusing one rules out entity bombs and external entities.
     try:
         return parseString(data, forbid_dtd=True)
@@ -101,7 +105,7 @@ def _parse(data: bytes, path: Path) -> Document:
         raise SidecarError(f"{path.name} is not valid XML ({exc}); left untouched") from exc
 
 
-def _read(path: Path) -> tuple[Document, bytes]:
+def _read(path: Path) -> tuple[DomNode, bytes]:
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -109,26 +113,26 @@ def _read(path: Path) -> tuple[Document, bytes]:
     return _parse(data, path), data
 
 
-def _children(parent: Element, uri: str, name: str) -> Iterator[Element]:
+def _children(parent: DomNode, uri: str, name: str) -> Iterator[DomNode]:
     for node in parent.childNodes:
         if (node.nodeType == Node.ELEMENT_NODE and node.namespaceURI == uri
                 and node.localName == name):
             yield node
 
 
-def _descriptions(doc: Document, path: Path) -> list[Element]:
+def _descriptions(doc: DomNode, path: Path) -> list[DomNode]:
     rdf = doc.getElementsByTagNameNS(RDF, "RDF")
     if not rdf:
         raise SidecarError(f"{path.name} has no rdf:RDF element; left untouched")
     return list(_children(rdf[0], RDF, "Description"))
 
 
-def _text(element: Element) -> str:
+def _text(element: DomNode) -> str:
     return "".join(n.data for n in element.childNodes
                    if n.nodeType in (Node.TEXT_NODE, Node.CDATA_SECTION_NODE))
 
 
-def _array(description: Element, uri: str, name: str) -> Element | None:
+def _array(description: DomNode, uri: str, name: str) -> DomNode | None:
     """The rdf:Bag (or rdf:Seq) of property `name`, or None when the property is absent."""
     for prop in _children(description, uri, name):
         for kind in ("Bag", "Seq"):
@@ -137,7 +141,7 @@ def _array(description: Element, uri: str, name: str) -> Element | None:
     return None
 
 
-def _items(container: Element | None) -> list[Element]:
+def _items(container: DomNode | None) -> list[DomNode]:
     return [] if container is None else list(_children(container, RDF, "li"))
 
 
@@ -149,15 +153,15 @@ def read_keywords(path: Path) -> list[str]:
 
 
 # -- editing the tree in place, so comments, declarations and layout stay --------------------
-def _prefix(element: Element, uri: str) -> str:
+def _prefix(element: DomNode, uri: str) -> str:
     """The prefix bound to `uri` where `element` is, declared on it when none is."""
     bound: set[str] = set()
-    node: Node | None = element
+    node: DomNode = element
     while node is not None and node.nodeType == Node.ELEMENT_NODE:
         for name, value in node.attributes.items():
             if name.startswith("xmlns:"):
                 if value == uri and name[6:] not in bound:
-                    return name[6:]
+                    return str(name[6:])
                 bound.add(name[6:])
         node = node.parentNode
     prefix, n = _PREFERRED_PREFIX[uri], 1
@@ -167,18 +171,18 @@ def _prefix(element: Element, uri: str) -> str:
     return prefix
 
 
-def _new(parent: Element, uri: str, name: str) -> Element:
+def _new(parent: DomNode, uri: str, name: str) -> DomNode:
     return parent.ownerDocument.createElementNS(uri, f"{_prefix(parent, uri)}:{name}")
 
 
-def _leading_space(node: Node) -> str:
+def _leading_space(node: DomNode) -> str:
     before = node.previousSibling
     if before is not None and before.nodeType == Node.TEXT_NODE and not before.data.strip():
-        return before.data
+        return str(before.data)
     return ""
 
 
-def _append(parent: Element, child: Element) -> Element:
+def _append(parent: DomNode, child: DomNode) -> DomNode:
     """Add `child` after the last element of `parent`, indented like its siblings."""
     doc = parent.ownerDocument
     first = next((n for n in parent.childNodes if n.nodeType == Node.ELEMENT_NODE), None)
@@ -198,14 +202,14 @@ def _append(parent: Element, child: Element) -> Element:
     return child
 
 
-def _remove(child: Element) -> None:
+def _remove(child: DomNode) -> None:
     parent = child.parentNode
     if _leading_space(child):
         parent.removeChild(child.previousSibling)
     parent.removeChild(child)
 
 
-def _array_for(description: Element, uri: str, name: str) -> Element:
+def _array_for(description: DomNode, uri: str, name: str) -> DomNode:
     container = _array(description, uri, name)
     if container is None:
         prop = next(_children(description, uri, name), None)
@@ -215,12 +219,12 @@ def _array_for(description: Element, uri: str, name: str) -> Element:
     return container
 
 
-def _add_item(container: Element, text: str) -> None:
+def _add_item(container: DomNode, text: str) -> None:
     item = _append(container, _new(container, RDF, "li"))
     item.appendChild(container.ownerDocument.createTextNode(text))
 
 
-def _subject_bag(descriptions: list[Element], rdf_parent: Element) -> Element:
+def _subject_bag(descriptions: list[DomNode], rdf_parent: DomNode) -> DomNode:
     """The dc:subject array, created in the first rdf:Description when missing."""
     for description in descriptions:
         if next(_children(description, DC, "subject"), None) is not None:
@@ -275,13 +279,13 @@ def merge_keywords(path: Path, add: list[str], remove: set[str] | None = None,
     return MergeResult(True, kept)
 
 
-def _record_items(descriptions: list[Element]) -> list[Element]:
+def _record_items(descriptions: list[DomNode]) -> list[DomNode]:
     # Any rdf:Description may hold it: exiftool, for one, gives each schema its own.
     return [item for description in descriptions
             for item in _items(_array(description, PHOTO_TAGGER, "WrittenKeywords"))]
 
 
-def _update_record(descriptions: list[Element], bag: Element, written: list[str]) -> bool:
+def _update_record(descriptions: list[DomNode], bag: DomNode, written: list[str]) -> bool:
     """Make the record list exactly `written`: our keywords still in dc:subject. Returns
     True when it changed."""
     if [_text(item) for item in _record_items(descriptions)] == written:
@@ -310,7 +314,7 @@ def _escape_attribute(text: str) -> str:
             .replace("\t", "&#9;"))
 
 
-def _write_node(node: Node, out: list[str]) -> None:
+def _write_node(node: DomNode, out: list[str]) -> None:
     kind = node.nodeType
     if kind == Node.ELEMENT_NODE:
         out.append("<" + node.tagName)
@@ -333,7 +337,7 @@ def _write_node(node: Node, out: list[str]) -> None:
         out.append(f"<?{node.target} {node.data}?>" if node.data else f"<?{node.target}?>")
 
 
-def _serialise(doc: Document, original: bytes) -> bytes:
+def _serialise(doc: DomNode, original: bytes) -> bytes:
     """The document as UTF-8, with an XML declaration when the original had one."""
     parts: list[str] = []
     if original.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"<?xml "):
