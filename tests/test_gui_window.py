@@ -443,3 +443,15 @@ def test_copy_path_copies_every_selected_photo(qtbot, indexed) -> None:
     win.photo_actions["Copy Path"].trigger()
     assert sorted(QGuiApplication.clipboard().text().splitlines()) \
         == sorted([path_of(win, "green.png"), path_of(win, "red.png")])
+
+
+def test_return_and_space_open_the_viewer(qtbot, indexed) -> None:
+    win = indexed
+    for key in (Qt.Key.Key_Return, Qt.Key.Key_Space):
+        win.grid.setFocus()
+        win.grid.setCurrentIndex(win.photos.index(0, 0))
+        qtbot.keyClick(win.grid, key)
+        qtbot.waitUntil(lambda: getattr(win, "viewer", None) is not None
+                        and win.viewer.isVisible(), timeout=WAIT)
+        win.viewer.close()
+        win.viewer = None

@@ -294,7 +294,7 @@ class MainWindow(QMainWindow):
         self.photo_actions = {
             name: self._action(photo_menu, name, slot, keys) for name, slot, keys in (
                 ("Open", self.open_current, "Return"),
-                ("Quick Preview", lambda: self.open_current(quick=True), "Space"),
+                ("Quick Preview", self.open_current, "Space"),
                 ("Open in System Viewer", lambda: self._each_photo(self.open_externally),
                  "Ctrl+Return"),
                 ("Show in File Manager", lambda: self._each_photo(self.reveal), "Ctrl+Shift+R"),
@@ -824,8 +824,8 @@ class MainWindow(QMainWindow):
         if paths:
             QGuiApplication.clipboard().setText("\n".join(paths))
 
-    def open_current(self, quick: bool = False) -> None:
-        self.open_viewer(self.grid.currentIndex(), quick=quick)
+    def open_current(self) -> None:
+        self.open_viewer(self.grid.currentIndex())
 
     def find_similar_to_current(self) -> None:
         index = self.grid.currentIndex()

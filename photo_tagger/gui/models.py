@@ -12,6 +12,7 @@ from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
     QObject,
+    QPersistentModelIndex,
     QStringListModel,
     Qt,
 )
@@ -23,6 +24,9 @@ from photo_tagger.core.search import SearchResult
 from photo_tagger.core.store import Folder
 from photo_tagger.gui.thumbnails import ThumbnailLoader
 from photo_tagger.paths import shown
+
+# What Qt hands an item model's overrides: either kind of index.
+AnyIndex = QModelIndex | QPersistentModelIndex
 
 PhotoIdRole = Qt.ItemDataRole.UserRole + 1
 PathRole = Qt.ItemDataRole.UserRole + 2
@@ -63,13 +67,13 @@ class PhotoListModel(QStringListModel):
         self._asked = {}
         self.setStringList([""] * len(self._rows))  # resets the model, as one reset
 
-    def insertRows(self, row: int, count: int, parent: QModelIndex = _INVALID) -> bool:  # noqa: N802
+    def insertRows(self, row: int, count: int, parent: AnyIndex = _INVALID) -> bool:  # noqa: N802
         return False  # rows come only from set_results, so `_rows` and the list agree
 
-    def removeRows(self, row: int, count: int, parent: QModelIndex = _INVALID) -> bool:  # noqa: N802
+    def removeRows(self, row: int, count: int, parent: AnyIndex = _INVALID) -> bool:  # noqa: N802
         return False
 
-    def setData(self, index: QModelIndex, value: object,  # noqa: N802
+    def setData(self, index: AnyIndex, value: object,  # noqa: N802
                 role: int = Qt.ItemDataRole.EditRole) -> bool:
         return False
 
@@ -94,7 +98,7 @@ class PhotoListModel(QStringListModel):
                 found.setdefault(result.path, row)
         return found
 
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
         row = self._rows[index.row()]
@@ -115,7 +119,7 @@ class PhotoListModel(QStringListModel):
             return row.score
         return None
 
-    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
+    def flags(self, index: AnyIndex) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
         return (Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
@@ -161,10 +165,10 @@ class SidebarListModel(QAbstractListModel):
                 return row
         return None
 
-    def rowCount(self, parent: QModelIndex = _INVALID) -> int:  # noqa: N802
+    def rowCount(self, parent: AnyIndex = _INVALID) -> int:  # noqa: N802
         return 0 if parent.isValid() else len(self._entries)
 
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if not index.isValid() or not 0 <= index.row() < len(self._entries):
             return None
         entry = self._entries[index.row()]
@@ -180,7 +184,7 @@ class SidebarListModel(QAbstractListModel):
             return self.icon
         return None
 
-    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
+    def flags(self, index: AnyIndex) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
         return (Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
@@ -220,10 +224,10 @@ class LabelTableModel(QAbstractTableModel):
                 return row
         return None
 
-    def rowCount(self, parent: QModelIndex = _INVALID) -> int:  # noqa: N802
+    def rowCount(self, parent: AnyIndex = _INVALID) -> int:  # noqa: N802
         return 0 if parent.isValid() else len(self._labels)
 
-    def columnCount(self, parent: QModelIndex = _INVALID) -> int:  # noqa: N802
+    def columnCount(self, parent: AnyIndex = _INVALID) -> int:  # noqa: N802
         return 0 if parent.isValid() else len(self.HEADERS)
 
     def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
@@ -233,7 +237,7 @@ class LabelTableModel(QAbstractTableModel):
             return self.HEADERS[section]
         return None
 
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if not index.isValid() or not 0 <= index.row() < len(self._labels):
             return None
         label = self._labels[index.row()]
@@ -250,7 +254,7 @@ class LabelTableModel(QAbstractTableModel):
             return label.name
         return None
 
-    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
+    def flags(self, index: AnyIndex) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
         return (Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
@@ -272,10 +276,10 @@ class DuplicateGroupModel(QAbstractListModel):
     def group(self, row: int) -> list[SearchResult]:
         return self._groups[row]
 
-    def rowCount(self, parent: QModelIndex = _INVALID) -> int:  # noqa: N802
+    def rowCount(self, parent: AnyIndex = _INVALID) -> int:  # noqa: N802
         return 0 if parent.isValid() else len(self._groups)
 
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if not index.isValid() or not 0 <= index.row() < len(self._groups):
             return None
         group = self._groups[index.row()]
@@ -289,7 +293,7 @@ class DuplicateGroupModel(QAbstractListModel):
             return len(group)
         return None
 
-    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
+    def flags(self, index: AnyIndex) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
         return (Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
