@@ -20,7 +20,7 @@ import numpy as np
 
 from photo_tagger.config import BATCH_SIZE, DEMO_MODEL_NAME
 from photo_tagger.core import tagger
-from photo_tagger.core.embedder import Embedder, split_fast_suffix
+from photo_tagger.core.embedder import FAST_SUFFIX, Embedder, split_fast_suffix
 from photo_tagger.core.images import UnreadableImage, load_image
 from photo_tagger.core.store import Label, Library
 from photo_tagger.paths import demo_model_dir
@@ -77,10 +77,20 @@ def human_bytes(count: int) -> str:
     return f"{count} bytes"
 
 
+def canonical_model_id(model_id: str) -> str:
+    """The id a model is recorded under once loaded (a folder by its resolved path, as
+    `Embedder.load` records it), so two spellings of one folder are one model."""
+    base, fast = split_fast_suffix(model_id)
+    if base != DEMO_MODEL_NAME and Path(base).expanduser().is_dir():
+        base = str(Path(base).expanduser().resolve())
+    return base + (FAST_SUFFIX if fast else "")
+
+
 def needs_background_switch(library: Library, model_id: str) -> bool:
     """Whether using `model_id` means a background switch: the library already answers
     searches with another model. A new or empty library takes the model at once."""
-    return library.model_id not in (None, model_id) and library.vector_count() > 0
+    return library.model_id not in (None, canonical_model_id(model_id)) \
+        and library.vector_count() > 0
 
 
 def switch_notice(library: Library, model_id: str) -> str:
@@ -148,6 +158,7 @@ class ModelSwitch:
         self.between_batches = between_batches or (lambda: None)
         self.on_progress = on_progress or (lambda progress: None)
         self.unreadable: set[int] = set()  # photos this switch could not read
+        self.marked_pending: list[int] = []  # those the swap left for the new model
 
     def begin(self) -> bool:
         """Record the switch (or resume the same one under way). True when new."""
@@ -193,7 +204,7 @@ class ModelSwitch:
         """Embed what is missing, then swap. False when stopped before the end."""
         while not self.stop.is_set():
             if self.step(self.batch_size * 8):
-                self.finish()
+                self.marked_pending = self.finish()
                 return True
         return False
 
