@@ -14,11 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_service import Harness
 
 from photo_tagger.core import tagger
 from photo_tagger.core.embedder import Embedder
 from photo_tagger.core.indexer import Indexer
 from photo_tagger.core.search import Searcher
+from photo_tagger.core.service import ModelReady, SwitchProgressed
 from photo_tagger.core.store import Library, SwitchChanged
 from photo_tagger.core.switch import (
     ModelSwitch,
@@ -243,3 +245,112 @@ def test_kill_mid_switch_leaves_search_on_the_old_model_and_resumes(
         assert reader.vector_count() == count
     finally:
         reader.close()
+
+
+# -- the indexing service: the window's and `watch`'s switch --------------------------------
+@pytest.fixture
+def harness(isolated_home, fixres_embedder, fixres_model):
+    """test_service's harness: the service with the real tiny FixRes model as model A."""
+    made: list[Harness] = []
+
+    def make(**options) -> Harness:
+        made.append(Harness(isolated_home, fixres_embedder, str(fixres_model), **options))
+        return made[-1]
+
+    yield make
+    for h in made:
+        h.stop()
+
+
+
+def _pause_on_first_progress(h) -> None:
+    def listener(event) -> None:
+        if isinstance(event, SwitchProgressed) and event.progress is not None \
+                and event.progress.done > 0:
+            h.service.pause()  # from the service thread: held at the next batch
+    h.listeners.append(listener)
+
+
+def _search(service, query: str = "a red circle"):
+    import queue
+
+    answers: queue.Queue = queue.Queue()
+    service.search(query, 100, lambda r, e: answers.put((r, e)))
+    found, error = answers.get(timeout=60)
+    assert error is None
+    return found
+
+
+def test_the_service_searches_with_the_old_model_until_the_switch_completes(
+        tmp_path, harness, naflex_model) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(16):
+        noise(folder / f"{i:02d}.png", seed=600 + i)
+    h = harness(batch_size=2)
+    service = h.start()
+    service.add_folder(folder)
+    wait_until(lambda: h.counts()["indexed"] == 16, what="indexed with the first model")
+    old_model = h.reader.model_id
+    _pause_on_first_progress(h)
+    service.set_model(str(naflex_model))
+    wait_until(lambda: service.paused and h.reader.next_vector_count() > 0,
+               what="the switch under way, paused")
+    assert h.reader.next_model_id == str(naflex_model.resolve())
+    assert h.reader.next_vector_count() < 16
+    assert len(_search(service)) == 16  # every photo, with the old model
+    assert h.reader.model_id == old_model and service.model_id == old_model
+    h.listeners.clear()
+    service.resume()
+    h.event(ModelReady(str(naflex_model.resolve())), timeout=120)
+    assert h.reader.model_id == str(naflex_model.resolve())
+    assert h.reader.next_model_id is None
+    assert len(_search(service)) == 16
+    noise(folder / "late.png", seed=700)  # indexed with the new model from now on
+    wait_until(lambda: h.counts()["indexed"] == 17, what="a new photo after the switch")
+    assert h.reader.vector_count() == 17
+
+
+def test_the_service_cancels_a_switch_and_keeps_the_old_model(
+        tmp_path, harness, naflex_model) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(12):
+        noise(folder / f"{i:02d}.png", seed=800 + i)
+    h = harness(batch_size=2)
+    service = h.start()
+    service.add_folder(folder)
+    wait_until(lambda: h.counts()["indexed"] == 12, what="indexed with the first model")
+    old_model = h.reader.model_id
+    _pause_on_first_progress(h)
+    service.set_model(str(naflex_model))
+    wait_until(lambda: service.paused and h.reader.next_vector_count() > 0,
+               what="the switch under way, paused")
+    h.listeners.clear()
+    service.cancel_switch()
+    service.resume()
+    wait_until(lambda: h.reader.next_model_id is None, what="the switch cancelled")
+    assert any(isinstance(e, SwitchProgressed) and e.progress is None for e in h.seen)
+    assert h.reader.model_id == old_model
+    assert not h.reader.conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE name = 'photo_vectors_next'").fetchone()
+    assert len(_search(service)) == 12
+    assert not any(isinstance(e, ModelReady) and e.model_id != old_model for e in h.seen)
+
+
+def test_the_service_resumes_a_switch_left_under_way(
+        tmp_path, isolated_home, harness, fixres_model, fixres_embedder,
+        naflex_embedder) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    with Library(library_path(isolated_home)) as library:
+        _indexed(library, folder, fixres_model, fixres_embedder, count=8)
+        switch = ModelSwitch(library, naflex_embedder, batch_size=2)
+        switch.begin()
+        switch.step(2)  # then the program was killed
+    h = harness(watch=False)
+    h.service.start()
+    h.reader = Library(library_path(isolated_home))
+    h.event(ModelReady(naflex_embedder.model_id), timeout=120)
+    assert h.reader.model_id == naflex_embedder.model_id
+    assert h.reader.vector_count() == 8
