@@ -237,3 +237,23 @@ def test_the_editors_live_count_is_what_tagging_then_writes(library, fixres_mode
     label_api.add_label(library, "sunset", threshold=threshold)
     label_api.retag(library, lambda _=None: fixres_embedder)
     assert library.tag_counts().get("sunset") == 2
+
+
+def test_a_label_or_query_in_a_weak_language_is_warned_about(qtbot, indexed) -> None:
+    win = indexed
+    editor = LabelsEditor(win.context, win)
+    qtbot.addWidget(editor)
+    editor.show()
+    assert editor.language_note.isHidden()
+    editor.name_edit.setText("สุนัข")  # Thai
+    assert not editor.language_note.isHidden()
+    assert "Thai" in editor.language_note.text()
+    assert "large-patch16-256" in editor.language_note.text()
+    editor.name_edit.setText("Hund")
+    assert editor.language_note.isHidden()
+    editor.close()
+
+    win.search.setText("कुत्ता")  # Hindi
+    assert not win.language_note.isHidden() and "Hindi" in win.language_note.text()
+    win.search.setText("dog")
+    assert win.language_note.isHidden()

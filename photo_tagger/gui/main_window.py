@@ -68,6 +68,7 @@ from photo_tagger.core.browse import (
     state_text,
 )
 from photo_tagger.core.indexer import IndexProgress
+from photo_tagger.core.languages import weak_language_warning
 from photo_tagger.core.search import SearchResult
 from photo_tagger.core.store import Library
 from photo_tagger.gui.bridge import ServiceBridge
@@ -170,6 +171,13 @@ class MainWindow(QMainWindow):
             button.clicked.connect(slot)
             top_layout.addWidget(button)
         outer.addWidget(top)
+        # Said under the search box when the query is in a language the model is weak at.
+        self.language_note = QLabel(central)
+        self.language_note.setObjectName("languageNote")
+        self.language_note.setWordWrap(True)
+        self.language_note.setContentsMargins(14, 0, 14, 6)
+        self.language_note.hide()
+        outer.addWidget(self.language_note)
 
         self.banner = ModelBanner(self)
         self.banner.choose_button.clicked.connect(self.choose_model_folder)
@@ -439,6 +447,9 @@ class MainWindow(QMainWindow):
 
     def _text_changed(self, text: str) -> None:
         self.browse.text_changed(text)
+        warning = weak_language_warning(text, self.bridge.model_id or self.reader.model_id)
+        self.language_note.setText(warning or "")
+        self.language_note.setVisible(warning is not None)
 
     def _folder_chosen(self) -> None:
         self._hold_tag_order = False  # another folder's tags: sorted afresh
