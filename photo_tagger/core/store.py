@@ -141,6 +141,12 @@ class Library:
             (key, value),
         )
 
+    def meta_with_prefix(self, prefix: str) -> dict[str, str]:
+        """Meta rows whose key starts with `prefix`, keyed by the rest of the key."""
+        rows = self.conn.execute("SELECT key, value FROM meta WHERE substr(key, 1, ?) = ?",
+                                 (len(prefix), prefix)).fetchall()
+        return {key[len(prefix):]: value for key, value in rows}
+
     @property
     def model_id(self) -> str | None:
         return self.get_meta("model_id")
