@@ -237,3 +237,51 @@ def test_the_editors_live_count_is_what_tagging_then_writes(library, fixres_mode
     label_api.add_label(library, "sunset", threshold=threshold)
     label_api.retag(library, lambda _=None: fixres_embedder)
     assert library.tag_counts().get("sunset") == 2
+
+
+def test_a_label_or_query_in_a_weak_language_is_warned_about(qtbot, indexed) -> None:
+    win = indexed
+    editor = LabelsEditor(win.context, win)
+    qtbot.addWidget(editor)
+    editor.show()
+    assert editor.language_note.isHidden()
+    editor.name_edit.setText("สุนัข")  # Thai
+    assert not editor.language_note.isHidden()
+    assert "Thai" in editor.language_note.text()
+    assert "large-patch16-256" in editor.language_note.text()
+    editor.name_edit.setText("Hund")
+    assert editor.language_note.isHidden()
+    editor.close()
+
+    win.search.setText("कुत्ता")  # Hindi
+    assert not win.language_note.isHidden() and "Hindi" in win.language_note.text()
+    win.search.setText("dog")
+    assert win.language_note.isHidden()
+
+
+def test_the_model_manager_says_no_internet_plainly_and_offers_the_demo(qtbot,
+                                                                         indexed) -> None:
+    win = indexed
+    dialog = SettingsDialog(win.context, win)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    names = [c.model_id for c in dialog._checkpoints]
+    assert "google/siglip2-large-patch16-256" in names
+    assert "google/siglip2-base-patch16-224@int8" not in names  # the fast-mode checkbox
+    assert dialog.checkpoint_table.item(names.index("demo:shapes"), 1).text() == "yes"
+    # Choosing another model tells the disk space the second set of vectors needs.
+    dialog.model_box.setCurrentIndex(dialog.model_box.findData(
+        "google/siglip2-base-patch16-224"))
+    assert "3 photos × 768 dimensions × 4 bytes" in dialog.switch_note.text()
+    dialog.fast_box.setChecked(True)
+    assert dialog.chosen_model() == "google/siglip2-base-patch16-224@int8"
+
+    dialog.checkpoint_table.selectRow(names.index("google/siglip2-large-patch16-256"))
+    dialog.download_selected()  # the tests run offline (HF_HUB_OFFLINE=1)
+    qtbot.waitUntil(lambda: "internet" in dialog.manager_message.text(), timeout=WAIT)
+    text = dialog.manager_message.text()
+    assert "Error" not in text and "Exception" not in text
+    assert dialog.demo_button.isVisible()
+    dialog.demo_button.click()
+    assert dialog.model_box.currentData() == "demo:shapes"
+    dialog.reject()

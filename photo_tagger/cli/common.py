@@ -13,6 +13,7 @@ from photo_tagger.config import DEFAULT_MODEL, requested_model
 from photo_tagger.core.embedder import Embedder
 from photo_tagger.core.search import Searcher, SearchResult
 from photo_tagger.core.store import Library
+from photo_tagger.core.switch import canonical_model_id
 from photo_tagger.paths import home_dir, library_path
 
 # argparse's subparsers object (`add_subparsers()`); its class is private to argparse.
@@ -115,11 +116,19 @@ def searcher_for(args: argparse.Namespace, library: Library, need_model: bool) -
     """A searcher for the library's model; with `need_model` False the model is loaded
     only when a query phrase is new (`Searcher.texts`)."""
     model_id = model_for(args, library)
+    if library.model_id and model_id != library.model_id \
+            and library.next_model_id is not None \
+            and canonical_model_id(model_id) == library.next_model_id:
+        raise CommandError(
+            f"The library is switching to '{model_id}', and searches use "
+            f"'{library.model_id}' until every photo is embedded with the new one "
+            f"({library.next_vector_count()} so far). Search without --model meanwhile; "
+            "`photo-tagger index` finishes the switch.")
     if library.model_id and model_id != library.model_id:
         raise CommandError(
             f"This library was indexed with '{library.model_id}', not '{model_id}'. Run "
-            f"`photo-tagger index --model {model_id}` to re-embed it with the new model, or "
-            "search without --model.")
+            f"`photo-tagger index --model {model_id}` to switch it to the new model (search "
+            "keeps working meanwhile), or search without --model.")
     if need_model:
         return Searcher(library, Embedder.load(model_id))
     # The model (and torch) only if a query phrase is not in the library's cache.

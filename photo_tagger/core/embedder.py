@@ -17,7 +17,7 @@ from photo_tagger.config import DEMO_MODEL_NAME
 from photo_tagger.paths import demo_model_dir
 
 TEXT_MAX_LENGTH = 64
-_MODEL_FILES = ["*.json", "*.safetensors", "*.model", "*.txt"]
+MODEL_FILES = ["*.json", "*.safetensors", "*.model", "*.txt"]
 
 # (downloaded bytes, total bytes) while a model is fetched from the hub.
 DownloadProgress = Callable[[int, int], None]
@@ -111,14 +111,14 @@ def resolve_model_source(model_id: str, progress: DownloadProgress | None = None
     from huggingface_hub import snapshot_download
 
     try:
-        return Path(snapshot_download(model_id, allow_patterns=_MODEL_FILES,
+        return Path(snapshot_download(model_id, allow_patterns=MODEL_FILES,
                                       local_files_only=True))
     except Exception:  # not cached: try the network below
         pass
     if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
         raise ModelUnavailable(_unavailable_message(model_id, "offline mode is on"))
     try:
-        kwargs: dict[str, Any] = {"allow_patterns": _MODEL_FILES}
+        kwargs: dict[str, Any] = {"allow_patterns": MODEL_FILES}
         if progress is not None:
             kwargs["tqdm_class"] = _download_progress_class(progress)
         return Path(snapshot_download(model_id, **kwargs))

@@ -29,6 +29,12 @@ class ModelHolder:
         self.embedder: Embedder | None = None  # None until loaded, and after a failure
         self.error: str | None = None  # why the current model cannot be loaded
 
+    def adopt(self, indexer: Indexer, embedder: Embedder) -> None:
+        """Hand `indexer` a model loaded already (the one a finished switch embedded
+        the library with): no second load."""
+        indexer.attach_embedder(embedder)
+        self.model_id, self.embedder, self.error = embedder.model_id, embedder, None
+
     def load(self, indexer: Indexer) -> Embedder | None:
         """Load `indexer.model_id` and attach it to `indexer` (a different model than the
         library's marks the library for re-embedding).

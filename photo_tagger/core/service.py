@@ -22,9 +22,15 @@ from photo_tagger.core.embedder import Embedder, ModelUnavailable
 from photo_tagger.core.executor import SerialExecutor
 from photo_tagger.core.indexer import Indexer, IndexProgress, IndexSummary
 from photo_tagger.core.model_holder import ModelHolder
-from photo_tagger.core.responsiveness import lower_thread_priority
+from photo_tagger.core.responsiveness import collector_paused, lower_thread_priority
 from photo_tagger.core.search import Searcher, SearchResult, parse_query
-from photo_tagger.core.store import Library, LibraryModelChanged
+from photo_tagger.core.store import Library, LibraryModelChanged, SwitchChanged
+from photo_tagger.core.switch import (
+    ModelSwitch,
+    SwitchProgress,
+    canonical_model_id,
+    needs_background_switch,
+)
 from photo_tagger.core.watcher import Change, FolderWatcher, Ready
 from photo_tagger.paths import library_path
 
@@ -37,6 +43,9 @@ ResultCallback = Callable[[Any, BaseException | None], None]
 SERVICE_BATCH_SIZE = 4
 PROGRESS_INTERVAL = 0.1  # at most ~10 progress events per second
 CHANGED_INTERVAL = 0.5  # LibraryChanged at most twice a second while a run goes on
+# Photos a model switch embeds before it queues itself again: the watcher's changes and
+# other work interleave with a switch that may take days on a large library.
+SWITCH_STEP_PHOTOS = 32
 
 ServiceState = Literal["loading-model", "scanning", "indexing", "idle", "paused", "stopped"]
 
@@ -82,7 +91,16 @@ class ErrorReported:
     message: str
 
 
-ServiceEvent = StateChanged | Progress | LibraryChanged | ModelReady | ModelFailed | ErrorReported
+@dataclass(frozen=True)
+class SwitchProgressed:
+    """A background model switch started or moved on; `progress` is None when it ended
+    (swapped in, then `ModelReady` follows; or cancelled)."""
+
+    progress: SwitchProgress | None
+
+
+ServiceEvent = (StateChanged | Progress | LibraryChanged | ModelReady | ModelFailed
+                | ErrorReported | SwitchProgressed)
 
 
 # -- work items: what the service's thread is asked to do ---------------------------------
@@ -105,6 +123,16 @@ class SetPolling:
 @dataclass(frozen=True)
 class SetModel:
     model_id: str
+
+
+@dataclass(frozen=True)
+class SwitchStep:
+    """Embed the next few photos with the model being switched to (queues itself again)."""
+
+
+@dataclass(frozen=True)
+class CancelSwitch:
+    """Drop the switch under way and its partial vectors; the current model stays."""
 
 
 @dataclass(frozen=True)
@@ -136,7 +164,8 @@ class Job:
             _call(self.callback, None, ServiceStopped("The indexing service has stopped."))
 
 
-WorkItem = AddFolder | RemoveFolder | SetPolling | SetModel | Rescan | ApplyChange | Job
+WorkItem = (AddFolder | RemoveFolder | SetPolling | SetModel | SwitchStep | CancelSwitch
+            | Rescan | ApplyChange | Job)
 
 
 class _Stopping(Exception):
@@ -177,6 +206,9 @@ class IndexingService:
         self._last_progress = 0.0
         self._last_changed = 0.0
         self._changes_seen = 0
+        self._switch: ModelSwitch | None = None  # a background model switch under way
+        self._switch_cancelled = threading.Event()
+        self._switch_running = False
 
     # -- public API (any thread) --------------------------------------------------------
     def start(self) -> None:
@@ -232,8 +264,18 @@ class IndexingService:
         self._executor.put(Rescan())
 
     def set_model(self, model_id: str) -> None:
-        """Switch to another model (or retry a failed one); the library is re-embedded."""
+        """Switch to another model (or retry a failed one). A library that has vectors
+        switches in the background: searches keep the current model until the new one
+        covers every photo (`SwitchProgressed` events, then `ModelReady`)."""
         self._executor.put(SetModel(model_id))
+
+    def cancel_switch(self) -> None:
+        """Stop a background switch and drop its vectors; the current model stays."""
+        self._switch_cancelled.set()
+        if self._switch_running:  # stop the switch's batches, not another run
+            self._run_stop.set()
+        self._executor.wake()
+        self._executor.put(CancelSwitch())
 
     def pause(self) -> None:
         self._executor.pause()
@@ -291,7 +333,17 @@ class IndexingService:
     def _open(self) -> None:
         lower_thread_priority()  # the model's compute threads, started from here, inherit it
         self.library = Library(library_path(self.home))
-        self._make_indexer(self.requested_model or self.library.model_id or DEFAULT_MODEL)
+        requested, current = self.requested_model, self.library.model_id
+        switch_to = self.library.next_model_id  # a switch left under way is resumed
+        if requested is not None and needs_background_switch(self.library, requested):
+            # Another model asked for: searches keep the library's until it is embedded.
+            model_now, switch_to = current, canonical_model_id(requested)
+        else:
+            model_now = requested or current or DEFAULT_MODEL
+            if current is None or canonical_model_id(model_now) != current:
+                switch_to = None
+        assert model_now is not None
+        self._make_indexer(model_now)
         self._changes_seen = self.library.conn.total_changes
         self._load_model()
         if self._watch_enabled:
@@ -303,6 +355,8 @@ class IndexingService:
         if self._reconcile_on_start:
             # Watching starts first, so nothing that changes during the scan is missed.
             self.rescan()
+        if switch_to is not None:
+            self.set_model(switch_to)
 
     def _close(self, error: BaseException | None, left: list[WorkItem]) -> None:
         if error is not None:  # a bug or a broken library: report, never die silently
@@ -394,10 +448,17 @@ class IndexingService:
                     self._watcher.unwatch(found[0].path)
                     self._watch(found[0].path, polling)
             case SetModel(model_id=model_id):
-                self._make_indexer(model_id)
-                self._load_model()
-                if self.model_error is None:
-                    self._reconcile()
+                self._set_model(model_id)
+            case SwitchStep():
+                self._switch_step()
+            case CancelSwitch():
+                self._switch_cancelled.clear()
+                if library.next_model_id is not None:
+                    library.cancel_switch()
+                    log.info("Model switch cancelled; the library keeps %s", library.model_id)
+                if self._switch is not None:
+                    self._switch = None
+                    self._emit(SwitchProgressed(None))
             case _:
                 assert_never(item)
 
@@ -439,6 +500,93 @@ class IndexingService:
             return
         self.searcher.embedder = embedder
         self._emit(ModelReady(embedder.model_id))
+
+    def _set_model(self, model_id: str) -> None:
+        """Take another model: at once for a library without vectors (or to follow one
+        already switched, or retry a failed load); in the background otherwise."""
+        library = self.library
+        assert library is not None
+        target = canonical_model_id(model_id)
+        if not needs_background_switch(library, model_id):
+            if library.next_model_id is not None:  # the current model chosen again
+                library.cancel_switch()
+            if self._switch is not None:
+                self._switch = None
+                self._emit(SwitchProgressed(None))
+            if self.model_error is None and self.indexer is not None \
+                    and self._models.embedder is not None \
+                    and self._models.embedder.model_id == target:
+                return  # already the model in use
+            self._make_indexer(model_id)
+            self._load_model()
+            if self.model_error is None:
+                self._reconcile()
+            return
+        if self._switch is not None and self._switch.model_id == target:
+            return  # already under way
+        try:
+            with collector_paused():
+                embedder = self._models.load_embedder(model_id)
+        except ModelUnavailable as exc:
+            self._emit(ErrorReported(f"{exc} The library keeps {library.model_id}."))
+            return
+        self._switch = ModelSwitch(library, embedder, batch_size=self._batch_size,
+                                   between_batches=self._between_batches,
+                                   on_progress=self._switch_progress)
+        if self._switch.begin():
+            log.info("Switching to %s in the background; searches use %s until then",
+                     embedder.model_id, library.model_id)
+        self._emit(SwitchProgressed(self._switch.progress()))
+        self._executor.put(SwitchStep())
+
+    def _switch_step(self) -> None:
+        switch, library = self._switch, self.library
+        assert library is not None
+        if switch is None or self._switch_cancelled.is_set():
+            return
+        switch.stop = self._run_stop
+        self._set_state("indexing")
+        self._switch_running = True
+        try:
+            finished = switch.step(SWITCH_STEP_PHOTOS) and not self._switch_cancelled.is_set()
+            if finished:
+                switch.marked_pending = switch.finish()
+        except SwitchChanged:
+            # Cancelled, replaced or finished by another program: follow the library.
+            self._switch = None
+            self._emit(SwitchProgressed(None))
+            if library.model_id != (self.indexer.model_id if self.indexer else None) \
+                    and library.model_id is not None:
+                self.set_model(library.model_id)
+            return
+        finally:
+            self._switch_running = False
+        if not finished:
+            if not self._executor.stopping and not self._switch_cancelled.is_set():
+                self._executor.put(SwitchStep())
+            return
+        self._switch = None
+        log.info("Switched to %s", switch.model_id)
+        self._make_indexer(switch.model_id)
+        assert self.indexer is not None and self.searcher is not None
+        self._models.adopt(self.indexer, switch.embedder)
+        self.searcher.embedder = switch.embedder
+        self._emit(SwitchProgressed(None))
+        self._emit(ModelReady(switch.model_id))
+        if switch.marked_pending:  # photos it could not read: indexed when they can be
+            self.rescan()
+
+    def _switch_progress(self, progress: SwitchProgress) -> None:
+        now = time.monotonic()
+        if now - self._last_progress >= PROGRESS_INTERVAL:
+            self._last_progress = now
+            self._emit(SwitchProgressed(progress))
+
+    @property
+    def switching_to(self) -> str | None:
+        """The model a background switch is embedding the library with, if any."""
+        switch = self._switch
+        return switch.model_id if switch is not None else None
 
     def _searcher(self) -> Searcher:
         assert self.searcher is not None

@@ -34,6 +34,23 @@ class LibraryModelChanged(Exception):
         self.writer_model = writer_model
 
 
+class SwitchChanged(Exception):
+    """The model switch this writer worked for was cancelled, finished or replaced by
+    another one (possibly by another program): its vectors are not written."""
+
+    def __init__(self, next_model: str | None, writer_model: str) -> None:
+        super().__init__(
+            f"The switch to {writer_model} is no longer under way"
+            + (f" (the library now switches to {next_model})" if next_model else "")
+            + "; nothing more was written for it.")
+        self.next_model = next_model
+        self.writer_model = writer_model
+
+
+# The vectors of the model a switch is moving to, beside `photo_vectors` until the swap.
+NEXT_VECTORS = "photo_vectors_next"
+
+
 @dataclass(frozen=True)
 class Photo:
     id: int
@@ -138,6 +155,12 @@ class Library:
             (key, value),
         )
 
+    def meta_with_prefix(self, prefix: str) -> dict[str, str]:
+        """Meta rows whose key starts with `prefix`, keyed by the rest of the key."""
+        rows = self.conn.execute("SELECT key, value FROM meta WHERE substr(key, 1, ?) = ?",
+                                 (len(prefix), prefix)).fetchall()
+        return {key[len(prefix):]: value for key, value in rows}
+
     @property
     def model_id(self) -> str | None:
         return self.get_meta("model_id")
@@ -167,11 +190,7 @@ class Library:
             return False
         with self.transaction():
             self.conn.execute("DROP TABLE IF EXISTS photo_vectors")
-            self.conn.execute(
-                "CREATE VIRTUAL TABLE photo_vectors USING vec0("
-                f"photo_id INTEGER PRIMARY KEY, embedding float[{int(dimension)}] "
-                "distance_metric=cosine)"
-            )
+            self._create_vec_table("photo_vectors", dimension)
             self.conn.execute("DELETE FROM tags WHERE source IN ('auto', 'learned')")
             self.conn.execute(
                 "UPDATE photos SET status = 'pending', reason = NULL WHERE status = 'indexed'"
@@ -188,11 +207,115 @@ class Library:
         if current != model_id:
             raise LibraryModelChanged(current, model_id)
 
-    def _has_vec_table(self) -> bool:
+    def _has_vec_table(self, table: str = "photo_vectors") -> bool:
         row = self.conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE name = 'photo_vectors'"
-        ).fetchone()
+            "SELECT 1 FROM sqlite_master WHERE name = ?", (table,)).fetchone()
         return row is not None
+
+    def _create_vec_table(self, table: str, dimension: int) -> None:
+        self.conn.execute(
+            f"CREATE VIRTUAL TABLE {table} USING vec0("
+            f"photo_id INTEGER PRIMARY KEY, embedding float[{int(dimension)}] "
+            "distance_metric=cosine)")
+
+    # -- a model switch: the next model's vectors beside the current ones ---------------
+    @property
+    def next_model_id(self) -> str | None:
+        """The model a switch is moving to; None when no switch is under way."""
+        return self.get_meta("next_model_id")
+
+    @property
+    def next_dimension(self) -> int | None:
+        value = self.get_meta("next_dimension")
+        return int(value) if value else None
+
+    def begin_switch(self, model_id: str, dimension: int) -> bool:
+        """Start embedding the library with `model_id` next to the current vectors. A
+        switch to the same model already under way is resumed (its vectors kept); one to
+        another model is replaced. Returns True when a new set was started."""
+        with self.transaction():
+            if self.next_model_id == model_id and self.next_dimension == dimension \
+                    and self._has_vec_table(NEXT_VECTORS):
+                return False
+            self.conn.execute(f"DROP TABLE IF EXISTS {NEXT_VECTORS}")
+            self._create_vec_table(NEXT_VECTORS, dimension)
+            self.set_meta("next_model_id", model_id)
+            self.set_meta("next_dimension", str(int(dimension)))
+        return True
+
+    def cancel_switch(self) -> None:
+        """Drop the partial set of the next model; the current model stays."""
+        with self.transaction():
+            self.conn.execute(f"DROP TABLE IF EXISTS {NEXT_VECTORS}")
+            self.conn.execute(
+                "DELETE FROM meta WHERE key IN ('next_model_id', 'next_dimension')")
+
+    def require_next_model(self, model_id: str) -> None:
+        """Refuse to write next-set vectors of `model_id` unless the library still
+        switches to it. Call inside the write transaction, like `require_model`."""
+        current = self.next_model_id
+        if current != model_id or not self._has_vec_table(NEXT_VECTORS):
+            raise SwitchChanged(current, model_id)
+
+    def photos_missing_next(self, limit: int) -> list[tuple[int, str]]:
+        """(id, path) of indexed photos without a vector of the next model yet."""
+        if not self._has_vec_table(NEXT_VECTORS):
+            raise SwitchChanged(self.next_model_id, "the next model")
+        return [(r[0], r[1]) for r in self.conn.execute(
+            "SELECT id, path FROM photos WHERE status = 'indexed' AND id NOT IN "
+            f"(SELECT rowid FROM {NEXT_VECTORS}_rowids) ORDER BY id LIMIT ?", (limit,))]
+
+    def next_vector_count(self) -> int:
+        """Indexed photos embedded with the next model so far (0 without a switch)."""
+        if not self._has_vec_table(NEXT_VECTORS):
+            return 0
+        return self.conn.execute(
+            "SELECT count(*) FROM photos WHERE status = 'indexed' AND id IN "
+            f"(SELECT rowid FROM {NEXT_VECTORS}_rowids)").fetchone()[0]
+
+    def next_vectors(self, dimension: int) -> tuple[np.ndarray, np.ndarray]:
+        """(photo ids, vectors) of the next model embedded so far."""
+        if not self._has_vec_table(NEXT_VECTORS):
+            return np.zeros(0, dtype=np.int64), np.zeros((0, dimension), dtype=np.float32)
+        return self._read_all_vectors(dimension, NEXT_VECTORS)
+
+    def write_next_vectors(self, model_id: str, rows: Iterable[tuple[int, np.ndarray]]) -> None:
+        """Store next-model vectors; call inside a transaction. The search does not see
+        them, so the generation does not move."""
+        self.require_next_model(model_id)
+        for photo_id, vector in rows:
+            self.conn.execute(f"DELETE FROM {NEXT_VECTORS} WHERE photo_id = ?", (photo_id,))
+            self.conn.execute(
+                f"INSERT INTO {NEXT_VECTORS}(photo_id, embedding) VALUES (?, ?)",
+                (photo_id, serialize_float32(np.asarray(vector, dtype=np.float32))))
+
+    def swap_to_next(self, model_id: str) -> list[int]:
+        """Make the next model the library's, at once: its vectors replace the current ones
+        and automatic tags are dropped (the caller re-tags in the same transaction). An
+        indexed photo the switch could not embed is marked pending. Call inside a
+        transaction. Returns those pending photo ids."""
+        self.require_next_model(model_id)
+        dimension = self.next_dimension
+        assert dimension is not None
+        missing = [photo_id for photo_id, _ in self.photos_missing_next(2**62)]
+        if missing:
+            self.conn.executemany("UPDATE photos SET status = 'pending' WHERE id = ?",
+                                  [(i,) for i in missing])
+        # vec0 cannot rename its shadow tables, so the vectors are copied (read the fast
+        # way; about 2 s per 100k photos) and the table name every reader knows stays.
+        ids, matrix = self.next_vectors(dimension)
+        self.conn.execute("DROP TABLE IF EXISTS photo_vectors")
+        self._create_vec_table("photo_vectors", dimension)
+        self.conn.executemany(
+            "INSERT INTO photo_vectors(photo_id, embedding) VALUES (?, ?)",
+            ((int(i), serialize_float32(v)) for i, v in zip(ids, matrix, strict=True)))
+        self.conn.execute(f"DROP TABLE {NEXT_VECTORS}")
+        self.conn.execute("DELETE FROM tags WHERE source = 'auto'")
+        self.conn.execute("DELETE FROM meta WHERE key IN ('next_model_id', 'next_dimension')")
+        self.set_meta("model_id", model_id)
+        self.set_meta("dimension", str(int(dimension)))
+        self._bump_generation()
+        return missing
 
     # -- folders ------------------------------------------------------------------------
     def add_folder(self, path: Path) -> Folder:
@@ -415,6 +538,9 @@ class Library:
 
     # -- vectors ------------------------------------------------------------------------
     def _write_vector(self, photo_id: int, vector: np.ndarray) -> None:
+        # A photo (re)embedded with the current model has no valid next-model vector: the
+        # switch embeds it again, so the new set never holds a vector of older content.
+        self._delete_next_vectors([photo_id])
         self.conn.execute("DELETE FROM photo_vectors WHERE photo_id = ?", (photo_id,))
         self.conn.execute(
             "INSERT INTO photo_vectors(photo_id, embedding) VALUES (?, ?)",
@@ -422,7 +548,13 @@ class Library:
         )
         self._bump_generation()
 
+    def _delete_next_vectors(self, ids: Sequence[int]) -> None:
+        if ids and self._has_vec_table(NEXT_VECTORS):
+            self.conn.executemany(f"DELETE FROM {NEXT_VECTORS} WHERE photo_id = ?",
+                                  [(i,) for i in ids])
+
     def _delete_vectors(self, ids: Sequence[int]) -> None:
+        self._delete_next_vectors(ids)
         if not ids or not self._has_vec_table():
             return
         for photo_id in ids:
@@ -477,10 +609,11 @@ class Library:
         self._vectors_cache = (generation, ids, matrix)
         return True
 
-    def _read_all_vectors(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    def _read_all_vectors(self, dim: int, table: str = "photo_vectors"
+                          ) -> tuple[np.ndarray, np.ndarray]:
         try:
-            ids, matrix = self.vectors_from_chunks(dim)
-            count = self.vector_count()
+            ids, matrix = self.vectors_from_chunks(dim, table)
+            count = self.conn.execute(f"SELECT count(*) FROM {table}_rowids").fetchone()[0]
             if len(ids) == count:
                 return ids, matrix
             problem = f"{len(ids)} vectors in the chunks, {count} in the table"
@@ -488,12 +621,13 @@ class Library:
             problem = repr(exc)
         log.warning("sqlite-vec's chunk tables are not laid out as expected (%s); reading "
                     "vectors row by row, about 20 times slower.", problem)
-        rows = self.conn.execute("SELECT photo_id, embedding FROM photo_vectors").fetchall()
+        rows = self.conn.execute(f"SELECT photo_id, embedding FROM {table}").fetchall()
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
         return ids, matrix.reshape(len(rows), dim).copy()
 
-    def vectors_from_chunks(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    def vectors_from_chunks(self, dim: int, table: str = "photo_vectors"
+                            ) -> tuple[np.ndarray, np.ndarray]:
         """(photo ids, vectors) read from sqlite-vec 0.1.9's private chunk tables.
 
         Chosen over the documented `SELECT photo_id, embedding FROM photo_vectors` because
@@ -504,10 +638,10 @@ class Library:
         """
         chunks = []
         for chunk_id, size, validity, rowids in self.conn.execute(
-            "SELECT chunk_id, size, validity, rowids FROM photo_vectors_chunks ORDER BY chunk_id"
+            f"SELECT chunk_id, size, validity, rowids FROM {table}_chunks ORDER BY chunk_id"
         ):
             vectors = self.conn.execute(
-                "SELECT vectors FROM photo_vectors_vector_chunks00 WHERE rowid = ?", (chunk_id,)
+                f"SELECT vectors FROM {table}_vector_chunks00 WHERE rowid = ?", (chunk_id,)
             ).fetchone()[0]
             valid = np.unpackbits(np.frombuffer(validity, dtype=np.uint8),
                                   bitorder="little")[:size].astype(bool)

@@ -21,6 +21,7 @@ from photo_tagger.core.service import (
     Progress,
     ServiceEvent,
     StateChanged,
+    SwitchProgressed,
 )
 from photo_tagger.paths import library_path
 
@@ -40,6 +41,7 @@ class ServiceBridge(QObject):
     model_failed = Signal(str)
     download_progress = Signal(int, int)  # bytes done, bytes total
     error = Signal(str)
+    switch_progress = Signal(object)  # SwitchProgress, or None when a switch ended
 
     # Internal: crosses from the service thread to this object's (the GUI) thread.
     _event = Signal(object)
@@ -88,6 +90,8 @@ class ServiceBridge(QObject):
                 self.model_failed.emit(message)
             case ErrorReported(message=message):
                 self.error.emit(message)
+            case SwitchProgressed(progress=progress):
+                self.switch_progress.emit(progress)
 
     @Slot(object, object, object)
     def _deliver(self, callback: GuiCallback, result: Any, error: BaseException | None) -> None:
@@ -138,6 +142,10 @@ class ServiceBridge(QObject):
 
     def set_folder_polling(self, folder_id: int, polling: bool) -> None:
         self.service.set_folder_polling(folder_id, polling)
+
+    def cancel_switch(self) -> None:
+        """Stop a background model switch; the current model stays."""
+        self.service.cancel_switch()
 
     def set_model(self, model_id: str) -> None:
         self.model_error = None

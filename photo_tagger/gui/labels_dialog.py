@@ -30,6 +30,7 @@ from photo_tagger.config import DEFAULT_TEMPLATE, DEFAULT_THRESHOLD
 from photo_tagger.core import labels as label_api
 from photo_tagger.core import tagger
 from photo_tagger.core.browse import plural
+from photo_tagger.core.languages import weak_language_warning
 from photo_tagger.core.store import Library
 from photo_tagger.gui.context import WindowContext
 from photo_tagger.gui.models import LabelTableModel
@@ -89,6 +90,11 @@ class LabelsEditor(QDialog):
         self.name_edit = QLineEdit(editor)
         self.name_edit.setPlaceholderText("e.g. dog, Hund, chien, 狗")
         form.addRow("Label:", self.name_edit)
+        self.language_note = QLabel(editor)  # a language the model is weak at
+        self.language_note.setObjectName("languageNote")
+        self.language_note.setWordWrap(True)
+        self.language_note.hide()
+        form.addRow(self.language_note)
         self.group_box = QComboBox(editor)
         self.group_box.setEditable(True)
         self.group_box.setToolTip("Leave empty for a tag of its own; choose a tag to make "
@@ -146,6 +152,7 @@ class LabelsEditor(QDialog):
         self.spin.valueChanged.connect(self._threshold_edited)
         self.default_box.toggled.connect(self._default_toggled)
         self.name_edit.textEdited.connect(lambda _: self._count_timer.start())
+        self.name_edit.textChanged.connect(self._language_check)
         self.template_edit.textEdited.connect(lambda _: self._count_timer.start())
         self.new_button.clicked.connect(self.new_label)
         self.remove_button.clicked.connect(self.remove_label)
@@ -198,6 +205,12 @@ class LabelsEditor(QDialog):
         self.learn_box.setEnabled(False)  # a label is saved before it can learn
         self.count_label.setText("—")
         self.name_edit.setFocus()
+
+    def _language_check(self, text: str) -> None:
+        model_id = self.bridge.model_id or self.context.reader.model_id
+        warning = weak_language_warning(text, model_id)
+        self.language_note.setText(warning or "")
+        self.language_note.setVisible(warning is not None)
 
     # -- threshold and live count -------------------------------------------------------
     def threshold(self) -> float:

@@ -68,8 +68,10 @@ from photo_tagger.core.browse import (
     state_text,
 )
 from photo_tagger.core.indexer import IndexProgress
+from photo_tagger.core.languages import weak_language_warning
 from photo_tagger.core.search import SearchResult
 from photo_tagger.core.store import Library
+from photo_tagger.core.switch import SwitchProgress, needs_background_switch, switch_notice
 from photo_tagger.gui.bridge import ServiceBridge
 from photo_tagger.gui.context import WindowContext
 from photo_tagger.gui.icons import app_icon
@@ -170,6 +172,13 @@ class MainWindow(QMainWindow):
             button.clicked.connect(slot)
             top_layout.addWidget(button)
         outer.addWidget(top)
+        # Said under the search box when the query is in a language the model is weak at.
+        self.language_note = QLabel(central)
+        self.language_note.setObjectName("languageNote")
+        self.language_note.setWordWrap(True)
+        self.language_note.setContentsMargins(14, 0, 14, 6)
+        self.language_note.hide()
+        outer.addWidget(self.language_note)
 
         self.banner = ModelBanner(self)
         self.banner.choose_button.clicked.connect(self.choose_model_folder)
@@ -235,7 +244,11 @@ class MainWindow(QMainWindow):
 
         status = self.statusBar()
         self.state_label = QLabel(STATE_TEXT["loading-model"], self)
+        self.switch_label = QLabel(self)  # a background model switch, while one runs
+        self.switch_label.setObjectName("mutedText")
+        self.switch_label.hide()
         status.addWidget(self.state_label, 1)
+        status.addWidget(self.switch_label)
         self.progress_bar = QProgressBar(self)
         self.progress_bar.setMaximumWidth(220)
         self.progress_bar.setTextVisible(True)
@@ -391,6 +404,7 @@ class MainWindow(QMainWindow):
         self.bridge.progress.connect(self.show_progress)
         self.bridge.library_changed.connect(self._library_changed)
         self.bridge.model_ready.connect(self._model_ready)
+        self.bridge.switch_progress.connect(self._switch_progress)
         self.bridge.model_failed.connect(self.banner.show_failure)
         self.bridge.model_failed.connect(lambda _: self._model_state_changed())
         self.search.leave_down.connect(self._search_to_grid)
@@ -442,6 +456,9 @@ class MainWindow(QMainWindow):
 
     def _text_changed(self, text: str) -> None:
         self.browse.text_changed(text)
+        warning = weak_language_warning(text, self.bridge.model_id or self.reader.model_id)
+        self.language_note.setText(warning or "")
+        self.language_note.setVisible(warning is not None)
 
     def _folder_chosen(self) -> None:
         self._hold_tag_order = False  # another folder's tags: sorted afresh
@@ -699,7 +716,20 @@ class MainWindow(QMainWindow):
 
     def use_model(self, model_id: str) -> None:
         self.banner.hide()
+        if needs_background_switch(self.reader, model_id):
+            # Said before it starts: search keeps working, and the disk space it needs.
+            self.statusBar().showMessage(switch_notice(self.reader, model_id), 15000)
         self.bridge.set_model(model_id)
+
+    def _switch_progress(self, progress: SwitchProgress | None) -> None:
+        if progress is None:
+            self.switch_label.hide()
+            return
+        self.switch_label.setText(
+            f"Switching to {os.path.basename(progress.model_id) or progress.model_id}: "
+            f"{progress.done} of {progress.total} photos (search uses the current model "
+            "until then)")
+        self.switch_label.show()
 
     def _model_state_changed(self) -> None:
         self._show_state()

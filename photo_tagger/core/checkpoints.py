@@ -1,0 +1,236 @@
+"""The model manager's data: which SigLIP 2 checkpoints are on this computer and their size
+(the Hugging Face cache or a folder), downloading one with progress and cancel, deleting
+one, and speed and int8 agreement measured on the user's own photos. No Qt here."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from photo_tagger.config import DEMO_MODEL_NAME, KNOWN_MODELS
+from photo_tagger.core.embedder import (
+    MODEL_FILES,
+    DownloadProgress,
+    Embedder,
+    split_fast_suffix,
+)
+from photo_tagger.core.images import UnreadableImage, load_image
+from photo_tagger.core.store import Library
+from photo_tagger.paths import demo_model_dir
+
+SPEED_KEY = "speed:"  # meta key prefix: photos per second measured here, per model
+NO_CONNECTION = (
+    "photo-tagger could not reach the Hugging Face model hub, so {model} was not "
+    "downloaded. Check that this computer is connected to the internet and try again. "
+    "Meanwhile, the small demo model works without a connection.")
+
+
+class DownloadCancelled(Exception):
+    """The user cancelled a download; the partial files are left for a later resume."""
+
+
+class DownloadFailed(Exception):
+    """A download could not be made; the message is for the user, in plain words."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """One row of the model manager."""
+
+    model_id: str
+    hint: str
+    on_disk: bool
+    size_bytes: int | None  # on disk; None when not downloaded
+    speed: float | None  # photos per second measured on this computer, if measured
+    location: str | None  # the folder that holds it
+
+
+def _cached_repos(cache_dir: Path | None) -> dict[str, tuple[int, str]]:
+    """repo id → (bytes on disk, snapshot folder) from the hub cache."""
+    from huggingface_hub import scan_cache_dir
+
+    try:
+        info = scan_cache_dir(cache_dir)
+    except Exception:  # no cache folder yet (CacheNotFound) or an unreadable one
+        return {}
+    found = {}
+    for repo in info.repos:
+        if repo.repo_type != "model" or not repo.revisions:
+            continue
+        revision = max(repo.revisions, key=lambda r: r.last_modified)
+        names = {f.file_name for f in revision.files}
+        # Complete only with its weights: a cancelled download leaves the small files.
+        if "config.json" in names and any(n.endswith(".safetensors") for n in names):
+            found[repo.repo_id] = (repo.size_on_disk, str(revision.snapshot_path))
+    return found
+
+
+def _folder_size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def list_checkpoints(library: Library | None = None, *, extra_folders: Sequence[str] = (),
+                     cache_dir: Path | None = None) -> list[Checkpoint]:
+    """Every known checkpoint (config.KNOWN_MODELS, the int8 modes aside) and the local
+    folders added, with whether each is on disk, its size and its measured speed."""
+    cached = _cached_repos(cache_dir)
+    speeds = measured_speeds(library) if library is not None else {}
+    rows = []
+    for model_id, hint in KNOWN_MODELS.items():
+        if split_fast_suffix(model_id)[1]:
+            continue  # the int8 mode is a checkbox on its checkpoint's row
+        if model_id == DEMO_MODEL_NAME:
+            folder: Path | None = demo_model_dir()
+            assert folder is not None
+            present = (folder / "config.json").exists()
+            rows.append(Checkpoint(model_id, hint, present,
+                                   _folder_size(folder) if present else None,
+                                   speeds.get(model_id), str(folder) if present else None))
+            continue
+        size, location = cached.get(model_id, (None, None))
+        rows.append(Checkpoint(model_id, hint, size is not None, size, speeds.get(model_id),
+                               location))
+    for path in extra_folders:
+        folder = Path(path)
+        present = (folder / "config.json").exists()
+        rows.append(Checkpoint(str(folder), "local folder", present,
+                               _folder_size(folder) if present else None,
+                               speeds.get(str(folder)), str(folder)))
+    return rows
+
+
+def _cancellable_progress(progress: DownloadProgress | None, cancel: threading.Event) -> type:
+    """A tqdm class for snapshot_download: a byte bar's count and total go to `progress`
+    (huggingface_hub 2.x keeps one bar for all files and grows its total as it learns the
+    sizes), and an update after `cancel` is set stops the download from its own thread."""
+    from tqdm.auto import tqdm
+
+    class _Reporter(tqdm):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            self._counts_bytes = kwargs.get("unit") == "B"
+            self._done = int(kwargs.get("initial") or 0)  # a disabled tqdm counts nothing
+            kwargs["disable"] = True  # the caller draws the progress
+            super().__init__(*args, **kwargs)
+
+        def update(self, n: float | None = 1) -> bool | None:
+            if cancel.is_set():
+                raise DownloadCancelled("The download was cancelled.")
+            if self._counts_bytes and n:
+                self._done += int(n)
+                if progress is not None:
+                    progress(self._done, int(self.total or 0))
+            return super().update(n)
+
+    return _Reporter
+
+
+def download(model_id: str, *, progress: DownloadProgress | None = None,
+             cancel: threading.Event | None = None, cache_dir: Path | None = None,
+             endpoint: str | None = None) -> Path:
+    """Download a hub checkpoint's model files (safetensors, configs, tokenizer) into the
+    hub cache. Run it off the window's thread.
+
+    Raises:
+        DownloadCancelled: `cancel` was set; a later download resumes the partial files.
+        DownloadFailed: no connection or no such model, said in plain words.
+    """
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    cancel = cancel or threading.Event()
+    repo_id, _ = split_fast_suffix(model_id)
+    try:
+        folder = snapshot_download(
+            repo_id, allow_patterns=MODEL_FILES, cache_dir=cache_dir,
+            endpoint=endpoint or os.environ.get("HF_ENDPOINT") or None,
+            tqdm_class=_cancellable_progress(progress, cancel), max_workers=2)
+    except DownloadCancelled:
+        raise
+    except RepositoryNotFoundError as exc:
+        raise DownloadFailed(f"The model hub has no model called {repo_id}.") from exc
+    except Exception as exc:  # DNS, refused, timeout, offline mode: all the same to a user
+        if cancel.is_set():
+            raise DownloadCancelled("The download was cancelled.") from exc
+        raise DownloadFailed(NO_CONNECTION.format(model=repo_id)) from exc
+    if cancel.is_set():
+        raise DownloadCancelled("The download was cancelled.")
+    return Path(folder)
+
+
+def delete(model_id: str, *, cache_dir: Path | None = None) -> int:
+    """Remove a downloaded checkpoint from the hub cache. Returns the bytes freed."""
+    from huggingface_hub import scan_cache_dir
+
+    repo_id, _ = split_fast_suffix(model_id)
+    try:
+        info = scan_cache_dir(cache_dir)
+    except Exception:
+        return 0
+    hashes = [revision.commit_hash for repo in info.repos if repo.repo_id == repo_id
+              for revision in repo.revisions]
+    if not hashes:
+        return 0
+    strategy = info.delete_revisions(*hashes)
+    strategy.execute()
+    return int(strategy.expected_freed_size)
+
+
+# -- measured on this computer, with the user's own photos -------------------------------
+def sample_photos(library: Library, count: int = 8) -> list[str]:
+    """A few indexed photos to calibrate on, spread over the library."""
+    paths = sorted(path for _, path in library.indexed_photos())
+    step = max(1, len(paths) // count)
+    return paths[::step][:count]
+
+
+def _pixels(embedder: Embedder, paths: Sequence[str]) -> list[dict[str, Any]]:
+    prepared = []
+    for path in paths:
+        try:
+            prepared.append(embedder.preprocess([load_image(Path(path),
+                                                            embedder.image_size).image]))
+        except (UnreadableImage, OSError):
+            continue
+    return prepared
+
+
+def measure_speed(embedder: Embedder, paths: Sequence[str],
+                  clock: Callable[[], float] = time.perf_counter) -> float | None:
+    """Photos per second the model embeds here (decoding included), from a short run on
+    `paths` after one warm-up photo; None without a readable photo."""
+    if not paths:
+        return None
+    _pixels(embedder, paths[:1])  # warm-up: first calls allocate
+    started = clock()
+    prepared = _pixels(embedder, paths)
+    if not prepared:
+        return None
+    embedder.embed_pixels(Embedder.collate(prepared))
+    return len(prepared) / max(clock() - started, 1e-6)
+
+
+def int8_agreement(fp32: Embedder, int8: Embedder, paths: Sequence[str]) -> float | None:
+    """Mean cosine between the fp32 and int8 vectors of the same photos (1.0: identical)."""
+    prepared = _pixels(fp32, paths)
+    if not prepared:
+        return None
+    a = fp32.embed_pixels(Embedder.collate(prepared))
+    b = int8.embed_pixels(Embedder.collate(prepared))
+    return float(np.mean(np.sum(a * b, axis=1)))
+
+
+def record_speed(library: Library, model_id: str, photos_per_second: float) -> None:
+    with library.transaction():
+        library.set_meta(SPEED_KEY + model_id, repr(float(photos_per_second)))
+
+
+def measured_speeds(library: Library) -> dict[str, float]:
+    return {model: float(value)
+            for model, value in library.meta_with_prefix(SPEED_KEY).items()}
