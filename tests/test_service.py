@@ -452,3 +452,86 @@ def test_a_folder_unmounted_and_mounted_again_keeps_its_photos_and_is_watched_ag
     late = noise(folder / "c.png", seed=3)  # watched again, not only rescanned
     wait_until(lambda: indexed(h.photo(late)), what="a photo added after the return")
     assert "keep" in {t.tag for t in h.reader.tags_of(h.photo(first).id)}
+
+
+# -- command-line searches answered over the service's socket ------------------------------
+_CLI_SEARCH = (
+    "import sys, json\n"
+    "from photo_tagger.cli import main\n"
+    "code = main(['search', sys.argv[1], '--json', '--all', '--home', sys.argv[2]])\n"
+    "print(json.dumps(['torch' in sys.modules, 'transformers' in sys.modules, code]))\n")
+
+
+def _cli_search(query: str, home: Path) -> tuple[list[dict], list]:
+    import json
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-c", _CLI_SEARCH, query, str(home)],
+                          capture_output=True, text=True, env=env, timeout=300, check=True)
+    lines = done.stdout.splitlines()
+    return json.loads(lines[0]), json.loads(lines[-1])
+
+
+def test_a_running_service_answers_a_cli_search_without_torch(tmp_path, harness):
+    from photo_tagger.core.search_socket import socket_path
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(5):
+        noise(folder / f"{i}.png", seed=300 + i)
+    h = harness(watch=False)
+    service = h.start()
+    service.add_folder(folder)
+    wait_until(lambda: h.counts()["indexed"] == 5, what="indexed")
+    path = socket_path(h.home)
+    assert path.exists() and (path.stat().st_mode & 0o777) == 0o600
+    if path.parent != h.home.resolve():  # too long for AF_UNIX: a private folder instead
+        assert (path.parent.stat().st_mode & 0o777) == 0o700
+
+    # A phrase the library has never seen: only the service's model can embed it.
+    found, (torch, transformers, code) = _cli_search("a never seen phrase", h.home)
+    assert (torch, transformers, code) == (False, False, 0)
+    answers: queue.Queue = queue.Queue()
+    service.find("a never seen phrase", lambda a, e: answers.put((a, e)), everything=True)
+    answer, error = answers.get(timeout=30)
+    assert error is None
+    assert [r["path"] for r in found] == [r.path for r in answer.results]
+    assert len(found) == 5 and all(r["probability"] is not None for r in found)
+    h.stop()
+    assert not path.exists()  # the service removes its socket when it stops
+
+
+def test_a_stale_socket_falls_back_to_the_model(tmp_path, harness, capsys):
+    import json
+    import socket
+
+    from photo_tagger.cli import main
+    from photo_tagger.core import search_socket
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(3):
+        noise(folder / f"{i}.png", seed=400 + i)
+    h = harness(watch=False)
+    service = h.start()
+    service.add_folder(folder)
+    wait_until(lambda: h.counts()["indexed"] == 3, what="indexed")
+    h.stop()
+    # A service that died without removing its socket: the file is there, nobody listens.
+    path = search_socket.socket_path(h.home)
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(os.fspath(path))
+    stale.close()
+    assert path.exists()
+    assert search_socket.ask(h.home, "a red circle", limit=5) is None
+    assert main(["search", "a red circle", "--all", "--json", "--home", str(h.home)]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 3
+
+    # The next service replaces the stale file and answers again.
+    again = harness(watch=False, reconcile_on_start=False)
+    again.start()
+    again.event(ModelReady)
+    wait_until(lambda: search_socket.ask(h.home, "a red circle", limit=5) is not None,
+               what="the new service answers")

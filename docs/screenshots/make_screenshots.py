@@ -188,9 +188,35 @@ def main() -> int:
         dark.grid.setCurrentIndex(dark.photos.index(5, 0))
         save(dark, "main-dark")
         dark.close()
+        app.setPalette(app.style().standardPalette())
+        search_shot(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def search_shot(work: Path) -> None:
+    """A text search on the demo model (trained, so its matches mean something): the
+    matches with their probability badges, the "weaker matches" link, a saved search."""
+    from photo_tagger.demo.shapes import write_dataset
+
+    write_dataset(work / "Shapes", 60, seed=5)
+    window = create_main_window(work / "home-demo", "demo:shapes")
+    window.resize(*SIZE)
+    window.show()
+    window.add_folder(work / "Shapes")
+    wait_until(lambda: window.bridge.state == "idle" and window.photos.rowCount() == 60, 120)
+    saved: list[object] = []
+    window.bridge.submit(lambda library, indexer: window.bridge.service.searcher.save_album(
+        "Blue stars", "blue star"), lambda r, e: saved.append(e or True))
+    wait_until(lambda: bool(saved))
+    window.refresh_albums()
+    window.search.setText("red")
+    window.run_query()
+    wait_until(lambda: window.browse.found is not None and window.albums.rowCount() == 1)
+    wait_until(lambda: thumbnails_done(window))
+    save(window, "search")
+    window.close()
 
 
 if __name__ == "__main__":

@@ -18,24 +18,46 @@ from photo_tagger.cli.common import (
     print_results,
     searcher_for,
 )
-from photo_tagger.config import CLI_SEARCH_LIMIT, DUPLICATE_THRESHOLD
+from photo_tagger.config import CLI_SEARCH_LIMIT, DUPLICATE_THRESHOLD, requested_model
+from photo_tagger.core import search_socket
 from photo_tagger.core.images import UnreadableImage
-from photo_tagger.core.search import QueryError, SearchAnswer, Searcher, SearchResult
+from photo_tagger.core.search import (
+    QueryError,
+    SearchAnswer,
+    Searcher,
+    SearchResult,
+    parse_query,
+)
+from photo_tagger.core.search_socket import SearchRefused
+from photo_tagger.paths import home_dir
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    with open_library(args) as library:
-        try:
-            searcher = searcher_for(args, library, need_model=False)
-            answer = searcher.find(args.query, limit=args.limit, everything=args.all,
-                                   explain=args.explain, folder=args.folder, tags=args.tag)
-        except QueryError as exc:
-            raise CommandError(str(exc)) from exc
+    try:
+        answer = _ask_service(args)
+        if answer is None:  # no service running: search here, with the model if needed
+            with open_library(args) as library:
+                searcher = searcher_for(args, library, need_model=False)
+                answer = searcher.find(args.query, limit=args.limit, everything=args.all,
+                                       explain=args.explain, folder=args.folder,
+                                       tags=args.tag)
+    except (QueryError, SearchRefused) as exc:
+        raise CommandError(str(exc)) from exc
     if args.json:
         print(json_text([_result_json(r, args.explain) for r in answer.results]))
     else:
         _print_answer(answer, args.all)
     return 0
+
+
+def _ask_service(args: argparse.Namespace) -> SearchAnswer | None:
+    """A running `watch` service or window holds the model: its answer takes
+    milliseconds, where loading torch here takes seconds. Not when another model is asked
+    for (`--model`) than the service's: `searcher_for` says what is wrong with that."""
+    parse_query(args.query)  # a query it cannot read is refused here, without a round trip
+    return search_socket.ask(home_dir(args.home), args.query, limit=args.limit,
+                             everything=args.all, explain=args.explain, folder=args.folder,
+                             tags=args.tag, model=requested_model(args.model))
 
 
 def _result_json(result: SearchResult, explain: bool) -> dict[str, Any]:

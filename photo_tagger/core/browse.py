@@ -4,12 +4,16 @@ sends the query it gets to the service."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from photo_tagger.config import SEARCH_LIMIT
-from photo_tagger.core.search import SearchResult
+from photo_tagger.core import albums
+from photo_tagger.core.query import QueryError
+from photo_tagger.core.search import Explanation, SearchAnswer, Searcher, SearchResult
 from photo_tagger.core.store import Folder, Library
+from photo_tagger.core.textcache import ModelNeeded
 
 
 def plural(count: int, word: str, words: str | None = None) -> str:
@@ -24,10 +28,16 @@ class Filters:
     text: str = ""
     folder: str | None = None
     tag: str | None = None
+    sort: str = "relevance"  # the window's sort control: the same as typing `sort:date`
 
     @property
     def query(self) -> str:
-        return self.text.strip()
+        """The text to search: the box's, with the sort control's `sort:date` unless the
+        text says how to sort."""
+        text = self.text.strip()
+        if self.sort != "relevance" and text and "sort:" not in text.lower():
+            text += f" sort:{self.sort}"
+        return text
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,7 @@ class TextSearch:
     folder: str | None
     tags: list[str] | None
     limit: int
+    everything: bool = False  # the whole ranking ("Show 1,203 weaker matches")
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,7 @@ class Answer:
     results: list[SearchResult]
     keep_place: bool  # a refresh while indexing: the user's place stays where it was
     error: str | None  # for the status bar; the grid then shows nothing
+    found: SearchAnswer | None = None  # a search's counts: matches, weaker, cutoff
 
 
 @dataclass(frozen=True)
@@ -163,6 +175,8 @@ class BrowseController:
         self._request = 0
         self._refresh_request = -1
         self._last_tag: str | None = None
+        self.everything = False  # the weaker matches too, until the query changes
+        self.found: SearchAnswer | None = None  # the shown search's counts
 
     @property
     def request(self) -> int:
@@ -176,9 +190,14 @@ class BrowseController:
 
     # -- the user's moves ---------------------------------------------------------------
     def text_changed(self, text: str) -> None:
-        """Typing replaces a "find similar" search."""
+        """Typing replaces a "find similar" search, and shows only matches again."""
+        self.everything = False
         if text:
             self.similar_to = None
+
+    def show_weaker(self) -> None:
+        """"Show 1,203 weaker matches": the next query gives the whole ranking."""
+        self.everything = True
 
     def find_similar(self, target: int | Path) -> None:
         self.similar_to = target
@@ -186,6 +205,7 @@ class BrowseController:
     def filters_changed(self) -> None:
         """A folder or tag chosen in the sidebar starts over from the filters."""
         self.similar_to = None
+        self.everything = False
 
     def click_tag(self, tag: str | None) -> str | None:
         """A click on a sidebar tag; a second click on the same tag clears the filter.
@@ -200,6 +220,7 @@ class BrowseController:
         """Show all photos: no similar search, no tag."""
         self.similar_to = None
         self._last_tag = None
+        self.everything = False
 
     # -- queries and answers ------------------------------------------------------------
     def follows_library(self, filters: Filters) -> bool:
@@ -216,22 +237,35 @@ class BrowseController:
             return SimilarSearch(self._request, self.similar_to, self.limit)
         if filters.query or filters.tag:
             return TextSearch(self._request, filters.query, filters.folder,
-                              [filters.tag] if filters.tag else None, self.limit)
+                              [filters.tag] if filters.tag else None, self.limit,
+                              self.everything)
         return Listing(self._request, filters.folder)
 
-    def answer(self, request: int, results: list[SearchResult] | None,
+    def answer(self, request: int, results: list[SearchResult] | SearchAnswer | None,
                error: BaseException | None) -> Answer | None:
         """How to show a query's answer, or None when a newer query replaced it."""
         if request != self._request:
             return None
         keep_place = request == self._refresh_request
+        self.found = None
         if error is not None:
-            return Answer([], keep_place, f"Search failed: {error}")
+            reason = str(error) if isinstance(error, QueryError) else f"Search failed: {error}"
+            return Answer([], keep_place, reason)
+        if isinstance(results, SearchAnswer):
+            self.found = results
+            return Answer(results.results, keep_place, None, results)
         return Answer(results or [], keep_place, None)
 
     # -- the words around the grid ------------------------------------------------------
     def heading(self, filters: Filters, count: int) -> str:
-        """What the grid holds: "Photos: 120", "Results: 12", "Similar photos: 40"."""
+        """What the grid holds: "Photos: 120", "42 matches", "All 1,245 results · 42
+        matches", "Similar photos: 40"; "Results: 12" for a query without text."""
+        found = self.found
+        if self.similar_to is None and found is not None and found.cutoff is not None:
+            matches = plural(found.matches, "match", "matches")
+            if self.everything:
+                return f"All {plural(count, 'result')} · {matches}"
+            return matches if count >= found.matches else f"{matches} ({count:,} shown)"
         if self.similar_to is not None:
             what = "Similar photos"
         elif filters.query or filters.tag:
@@ -239,6 +273,13 @@ class BrowseController:
         else:
             what = "Photos"
         return f"{what}: {count:,}"
+
+    def weaker_text(self) -> str:
+        """The link to the rest of the ranking: "Show 1,203 weaker matches", or ""."""
+        found = self.found
+        if found is None or self.everything or not found.weaker or self.similar_to is not None:
+            return ""
+        return f"Show {plural(found.weaker, 'weaker match', 'weaker matches')}"
 
     def empty_message(self, filters: Filters, *, pending: int, model_error: str | None,
                       state: str = "indexing") -> str:
@@ -261,3 +302,65 @@ class BrowseController:
                 return f"{waiting} {wait} to be indexed."
             return "Photos are being indexed; they appear here as they are ready."
         return "No photos here yet."
+
+
+def probability_text(probability: float | None) -> str:
+    """A result's probability as the badge shows it: "97%", "0.4%", or "" without text."""
+    if probability is None:
+        return ""
+    percent = probability * 100
+    return f"{percent:.0f}%" if percent >= 10 or percent == 0 else f"{percent:.1g}%"
+
+
+def explanation_text(path: str, why: Explanation | None) -> str:
+    """"Why this photo?": each query term's probability, the photo's tags, the filters it
+    passed and its date, as lines of plain text."""
+    if why is None:
+        return f"{path}\n\nThis photo is not in the library's index."
+    lines = [path, ""]
+    for term, p in why.terms:
+        if term.startswith("-"):
+            lines.append(f"{probability_text(p):>6}  NOT “{term[1:]}” (below the cutoff: kept)")
+        else:
+            lines.append(f"{probability_text(p):>6}  “{term}”")
+    lines.append(f"Tags: {', '.join(why.tags) or '(none)'}")
+    if why.filters:
+        lines.append(f"Passed: {' '.join(why.filters)}")
+    lines.append(f"Date: {why.date or 'unknown'}")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class AlbumRow:
+    """A saved search in the sidebar; `count` None when it cannot be counted now (a phrase
+    the library has no vector for yet)."""
+
+    name: str
+    query: str
+    count: int | None
+
+
+class AlbumCounter:
+    """Live counts of the saved searches, on the reading thread: no model and no
+    re-embedding (their phrases' vectors are pinned in the library), only the stored
+    photo vectors and filters. Keeps its vector index between counts."""
+
+    def __init__(self) -> None:
+        self._searcher: Searcher | None = None
+
+    def read(self, library: Library) -> list[AlbumRow]:
+        if self._searcher is None or self._searcher.library is not library:
+            self._searcher = Searcher(library)
+        rows = []
+        for album in albums.albums(library):
+            try:
+                count: int | None = self._searcher.count(album.query)
+            except (ModelNeeded, QueryError):
+                count = None
+            rows.append(AlbumRow(album.name, album.query, count))
+        return rows
+
+
+def album_query(name: str) -> str:
+    """The search box's text that opens a saved search."""
+    return f'album:"{name}"' if re.search(r'\s|"', name) else f"album:{name}"

@@ -173,3 +173,20 @@ def date_range(key: str, value: str) -> DateRange:
 def format_tag_filter(tag: str) -> str:
     """The query text that filters by `tag` (quoted when it has spaces)."""
     return f'tag:"{tag}"' if " " in tag else f"tag:{tag}"
+
+
+# The cheat sheet behind the search box's "?" (docs/SEARCH.md has the same table).
+SYNTAX = (
+    ("red circle", "the text to rank by, in any language"),
+    ("+sled", "pull the query towards another phrase"),
+    ("-adults", "NOT: remove the photos that match “adults”"),
+    ('tag:beach  tag:"new year"', "only photos with every one of these tags"),
+    ("-tag:work", "remove the photos with that tag"),
+    ("folder:~/Pictures/2024", "only photos under that folder"),
+    ("date:2024  date:2024-06", "taken in that year / month / day"),
+    ("after:2023-06-01  before:2024", "from that day on / before it"),
+    ("type:png", "by file type (" + ", ".join(sorted(TYPE_EXTENSIONS)) + ")"),
+    ("is:duplicate", "photos that have a near-duplicate"),
+    ('album:Summer  album:"Red hearts"', "a saved search's terms, with the rest"),
+    ("sort:date  sort:relevance", "order of the matches (relevance by default)"),
+)

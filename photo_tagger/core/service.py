@@ -23,7 +23,15 @@ from photo_tagger.core.executor import SerialExecutor
 from photo_tagger.core.indexer import Indexer, IndexProgress, IndexSummary
 from photo_tagger.core.model_holder import ModelHolder
 from photo_tagger.core.responsiveness import collector_paused, lower_thread_priority
-from photo_tagger.core.search import Searcher, SearchResult, parse_query
+from photo_tagger.core.search import (
+    QueryError,
+    SearchAnswer,
+    Searcher,
+    SearchQuery,
+    SearchResult,
+    parse_query,
+)
+from photo_tagger.core.search_socket import SearchServer, answer_to_json
 from photo_tagger.core.store import Library, LibraryModelChanged, SwitchChanged
 from photo_tagger.core.switch import (
     ModelSwitch,
@@ -31,6 +39,7 @@ from photo_tagger.core.switch import (
     canonical_model_id,
     needs_background_switch,
 )
+from photo_tagger.core.textcache import ModelNeeded
 from photo_tagger.core.watcher import Change, FolderWatcher, Ready
 from photo_tagger.paths import library_path
 
@@ -185,7 +194,7 @@ class IndexingService:
                  load_embedder: Callable[[str], Embedder] = Embedder.load,
                  watch: bool = True, reconcile_on_start: bool = True,
                  settle: float = SETTLE_SECONDS, poll_interval: float = POLL_INTERVAL_SECONDS,
-                 batch_size: int = SERVICE_BATCH_SIZE) -> None:
+                 batch_size: int = SERVICE_BATCH_SIZE, answer_cli: bool = True) -> None:
         self.home = Path(home)
         self.requested_model = model_id
         self._on_event = on_event or (lambda event: None)
@@ -209,6 +218,8 @@ class IndexingService:
         self._switch: ModelSwitch | None = None  # a background model switch under way
         self._switch_cancelled = threading.Event()
         self._switch_running = False
+        # `photo-tagger search` asks here over a local socket (core/search_socket.py).
+        self._server = SearchServer(self.home, self._socket_search) if answer_cli else None
 
     # -- public API (any thread) --------------------------------------------------------
     def start(self) -> None:
@@ -242,6 +253,8 @@ class IndexingService:
         """Every thread this service started (for shutdown checks in tests)."""
         thread = self._executor.thread
         found = [thread] if thread is not None else []
+        if self._server is not None and self._server.thread is not None:
+            found.append(self._server.thread)
         if self._watcher is not None:
             found.extend(self._watcher.threads())
         return found
@@ -304,6 +317,23 @@ class IndexingService:
 
         self.submit(job, callback, priority=True)
 
+    def find(self, query: str | SearchQuery,
+             callback: Callable[[SearchAnswer | None, BaseException | None], None], *,
+             limit: int | None = None, everything: bool = False, explain: bool = False,
+             folder: str | None = None, tags: list[str] | None = None) -> None:
+        """`Searcher.find` ahead of queued indexing work: only the matches, with their
+        probability, unless `everything`. A new phrase before the model is loaded gives
+        `ModelUnavailable`; a cached one is answered without the model."""
+        def job(library: Library, indexer: Indexer) -> SearchAnswer:
+            try:
+                return self._searcher().find(query, limit=limit, everything=everything,
+                                             explain=explain, folder=folder, tags=tags)
+            except ModelNeeded as exc:
+                raise ModelUnavailable(self.model_error or "The model is not loaded yet.") \
+                    from exc
+
+        self.submit(job, callback, priority=True)
+
     def similar(self, target: int | Path, limit: int,
                 callback: Callable[[list[SearchResult] | None, BaseException | None], None]
                 ) -> None:
@@ -329,6 +359,28 @@ class IndexingService:
         """The watcher's sink: a file-system change, handled in order with other work."""
         self._executor.put(ApplyChange(change))
 
+    def _socket_search(self, request: dict[str, Any],
+                       reply: Callable[[dict[str, Any]], None]) -> None:
+        """A command-line search from the socket's thread, answered through the priority
+        path like the window's."""
+        def done(answer: SearchAnswer | None, error: BaseException | None) -> None:
+            if answer is not None and error is None:
+                reply({"ok": True, "answer": answer_to_json(answer)})
+            else:
+                kind = "query" if isinstance(error, QueryError) else \
+                    "unavailable" if isinstance(error, ModelUnavailable | ServiceStopped) \
+                    else "error"
+                reply({"ok": False, "kind": kind, "error": str(error)})
+
+        wanted = request.get("model")
+        if wanted is not None and wanted != self.model_id:
+            reply({"ok": False, "kind": "unavailable",
+                   "error": f"this service uses {self.model_id}, not {wanted}"})
+            return
+        self.find(str(request["query"]), done, limit=request.get("limit"),
+                  everything=bool(request.get("all")), explain=bool(request.get("explain")),
+                  folder=request.get("folder"), tags=list(request.get("tags") or []))
+
     # -- the service thread: start, work, stop ------------------------------------------
     def _open(self) -> None:
         lower_thread_priority()  # the model's compute threads, started from here, inherit it
@@ -352,6 +404,8 @@ class IndexingService:
             self._watcher.start()
             for folder in self.library.folders():
                 self._watch(folder.path, folder.polling)
+        if self._server is not None:
+            self._server.start()
         if self._reconcile_on_start:
             # Watching starts first, so nothing that changes during the scan is missed.
             self.rescan()
@@ -369,6 +423,8 @@ class IndexingService:
         for item in left:  # callers waiting on an answer get one
             if isinstance(item, Job):
                 item.abandon()
+        if self._server is not None:  # after the abandons: it may wait on one of them
+            self._server.stop()
         self._set_state("stopped")
 
     def _waiting(self, paused: bool) -> None:

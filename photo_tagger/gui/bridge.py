@@ -131,6 +131,13 @@ class ServiceBridge(QObject):
                folder: str | None = None, tags: list[str] | None = None) -> None:
         self.service.search(query, limit, self._on_gui(callback), folder=folder, tags=tags)
 
+    def find(self, query: str, limit: int, callback: GuiCallback, *, everything: bool = False,
+             folder: str | None = None, tags: list[str] | None = None) -> None:
+        """`Searcher.find` on the service thread: a `SearchAnswer` (matches only, unless
+        `everything`) on this one."""
+        self.service.find(query, self._on_gui(callback), limit=limit, everything=everything,
+                          folder=folder, tags=tags)
+
     def similar(self, target: int | Path, limit: int, callback: GuiCallback) -> None:
         self.service.similar(target, limit, self._on_gui(callback))
 

@@ -3,6 +3,7 @@ indexing progress, and the first-run welcome page. It displays and calls the cor
 
 from __future__ import annotations
 
+import html
 import itertools
 import logging
 import os
@@ -31,6 +32,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QFileDialog,
     QFrame,
     QHBoxLayout,
@@ -55,8 +57,11 @@ from photo_tagger.config import (
     THUMBNAIL_SIZE_MAX,
     THUMBNAIL_SIZE_MIN,
 )
+from photo_tagger.core import albums as album_api
 from photo_tagger.core.browse import (
     STATE_TEXT,
+    AlbumCounter,
+    AlbumRow,
     BrowseController,
     Filters,
     Listing,
@@ -64,12 +69,15 @@ from photo_tagger.core.browse import (
     SidebarCounts,
     SimilarSearch,
     TextSearch,
+    album_query,
+    explanation_text,
     plural,
     state_text,
 )
 from photo_tagger.core.indexer import IndexProgress
 from photo_tagger.core.languages import weak_language_warning
-from photo_tagger.core.search import SearchResult
+from photo_tagger.core.query import SYNTAX
+from photo_tagger.core.search import SearchAnswer, SearchResult
 from photo_tagger.core.store import Library
 from photo_tagger.core.switch import SwitchProgress, needs_background_switch, switch_notice
 from photo_tagger.gui.bridge import ServiceBridge
@@ -128,6 +136,8 @@ class MainWindow(QMainWindow):
         self.photos = PhotoListModel(self.loader, self)
         self.folders = SidebarListModel(self)
         self.tags = SidebarListModel(self)
+        self.albums = SidebarListModel(self)  # saved searches, with live counts
+        self._album_counter = AlbumCounter()  # used on the reading thread only
         self.context = WindowContext(
             reader=self.reader, bridge=bridge, thumbnails=self.loader, settings=settings,
             known_tags=lambda: self.known_tags, thumb_size=lambda: self.thumb_size,
@@ -155,9 +165,25 @@ class MainWindow(QMainWindow):
         self.search = SearchField(top)
         self.search.setMinimumHeight(34)
         top_layout.addWidget(self.search, 1)
+        self.help_button = QToolButton(top)
+        self.help_button.setText("?")
+        self.help_button.setToolTip("Search syntax (F1)")
+        self.help_button.clicked.connect(self.show_search_help)
+        top_layout.addWidget(self.help_button)
+        self.sort_box = QComboBox(top)
+        self.sort_box.addItem("Relevance", "relevance")
+        self.sort_box.addItem("Date", "date")
+        self.sort_box.setToolTip("Order of the results (the same as typing sort:date)")
+        top_layout.addWidget(self.sort_box)
         self.context_label = QLabel(top)
         self.context_label.setObjectName("mutedText")
         top_layout.addWidget(self.context_label)
+        self.weaker_button = QPushButton(top)
+        self.weaker_button.setFlat(True)
+        self.weaker_button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.weaker_button.setToolTip("Show the whole ranking, below where matches end")
+        self.weaker_button.hide()
+        top_layout.addWidget(self.weaker_button)
         self.top_buttons: list[QToolButton] = []
         for text, slot, tip in (("Labels", self.open_labels, "Edit the tags photos get (Ctrl+L)"),
                                 ("Duplicates", self.open_duplicates,
@@ -215,7 +241,20 @@ class MainWindow(QMainWindow):
         self.tag_view.setModel(self.tags)
         self.tag_view.setItemDelegate(SidebarDelegate(self.tag_view))
         side.addWidget(self.tag_view, 5)
-        for view in (self.folder_view, self.tag_view):
+        side.addSpacing(6)
+        side.addWidget(self._section("SAVED SEARCHES", sidebar))
+        self.album_view = QListView(sidebar)
+        self.album_view.setObjectName("albumList")
+        self.album_view.setModel(self.albums)
+        self.album_view.setItemDelegate(SidebarDelegate(self.album_view))
+        self.album_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        side.addWidget(self.album_view, 2)
+        self.save_search_button = QPushButton("+  Save search…", sidebar)
+        self.save_search_button.setFlat(True)
+        self.save_search_button.setToolTip("Save the query in the search box as a smart album")
+        self.save_search_button.clicked.connect(self.ask_save_search)
+        side.addWidget(self.save_search_button)
+        for view in (self.folder_view, self.tag_view, self.album_view):
             view.setFrameShape(QFrame.Shape.NoFrame)
             view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
             view.setUniformItemSizes(True)
@@ -238,7 +277,7 @@ class MainWindow(QMainWindow):
         # Tab goes search → photos → folders → tags; the top bar's buttons, which have
         # shortcuts, come after the lists instead of between the search box and the grid.
         chain = [self.search, self.grid, self.folder_view, self.tag_view, add_folder,
-                 *self.top_buttons]
+                 self.album_view, self.save_search_button, *self.top_buttons]
         for first, second in itertools.pairwise(chain):
             QWidget.setTabOrder(first, second)
 
@@ -292,6 +331,7 @@ class MainWindow(QMainWindow):
         self.quit_action = self._action(file_menu, "&Quit", self.close, "Ctrl+Q")
         edit_menu = bar.addMenu("&Edit")
         self._action(edit_menu, "&Find", self.focus_search, "Ctrl+F")
+        self._action(edit_menu, "Sa&ve Search…", self.ask_save_search, "Ctrl+Shift+F")
         self._action(edit_menu, "Select &All", self.grid.selectAll, "Ctrl+A")
         view_menu = bar.addMenu("&View")
         self._action(view_menu, "&Larger Thumbnails", lambda: self.set_thumb_size(
@@ -313,6 +353,7 @@ class MainWindow(QMainWindow):
                 ("Show in File Manager", lambda: self._each_photo(self.reveal), "Ctrl+Shift+R"),
                 ("Copy Path", self.copy_paths, "Ctrl+Shift+C"),
                 ("Find Similar", self.find_similar_to_current, "Ctrl+Shift+S"),
+                ("Why This Photo?", self.explain_current, "Ctrl+I"),
                 ("Add Tag…", lambda: self.ask_add_tag(self.photo_targets()), "Ctrl+T"),
                 ("Remove Tag…", lambda: self.ask_remove_tag(self.photo_targets()),
                  "Ctrl+Shift+T"),
@@ -383,6 +424,7 @@ class MainWindow(QMainWindow):
             ("Delete", "Folders: remove the chosen folder from the library"),
             ("Left / Right", "Viewer: previous / next photo"),
             ("Escape / Space", "Viewer: close"),
+            ("Escape", "Search box: clear it"),
         ]
         return rows
 
@@ -397,6 +439,10 @@ class MainWindow(QMainWindow):
         self.folder_view.selectionModel().selectionChanged.connect(self._folder_chosen)
         self.folder_view.customContextMenuRequested.connect(self._folder_menu)
         self.tag_view.clicked.connect(self._tag_clicked)
+        self.album_view.clicked.connect(self._album_clicked)
+        self.album_view.customContextMenuRequested.connect(self._album_menu)
+        self.weaker_button.clicked.connect(self.show_weaker)
+        self.sort_box.currentIndexChanged.connect(lambda _: self.run_query())
         self.grid.activated.connect(self.open_viewer)
         self.grid.quick_preview.connect(self.open_viewer)
         self.grid.customContextMenuRequested.connect(self._photo_menu)
@@ -452,7 +498,8 @@ class MainWindow(QMainWindow):
 
     def filters(self) -> Filters:
         """What the user chose now: the search box's text, the sidebar's folder and tag."""
-        return Filters(self.search.text(), self.current_folder(), self.current_tag())
+        return Filters(self.search.text(), self.current_folder(), self.current_tag(),
+                       str(self.sort_box.currentData()))
 
     def _text_changed(self, text: str) -> None:
         self.browse.text_changed(text)
@@ -494,12 +541,12 @@ class MainWindow(QMainWindow):
         if isinstance(query, SimilarSearch):
             self.bridge.similar(query.target, query.limit, answered)
         elif isinstance(query, TextSearch):
-            self.bridge.search(query.text, query.limit, answered, folder=query.folder,
-                               tags=query.tags)
+            self.bridge.find(query.text, query.limit, answered, everything=query.everything,
+                             folder=query.folder, tags=query.tags)
         elif isinstance(query, Listing):
             self.bridge.read(query.run, answered)
 
-    def show_results(self, request: int, results: list[SearchResult] | None,
+    def show_results(self, request: int, results: list[SearchResult] | SearchAnswer | None,
                      error: BaseException | None) -> None:
         """Show the answer to query number `request`, unless a newer query replaced it."""
         answer = self.browse.answer(request, results, error)
@@ -541,6 +588,9 @@ class MainWindow(QMainWindow):
     def _update_context(self, count: int) -> None:
         filters = self.filters()
         self.context_label.setText(self.browse.heading(filters, count))
+        weaker = self.browse.weaker_text()
+        self.weaker_button.setText(weaker)
+        self.weaker_button.setVisible(bool(weaker))
         if count:
             self.empty_label.hide()
             return
@@ -549,6 +599,47 @@ class MainWindow(QMainWindow):
             state=self.bridge.state))
         self.empty_label.resize(self.grid.viewport().size())
         self.empty_label.show()
+
+    def show_weaker(self) -> None:
+        """"Show 1,203 weaker matches": the whole ranking, as `search --all` gives."""
+        self.browse.show_weaker()
+        self.run_query()
+
+    def explain_current(self) -> None:
+        index = self.grid.currentIndex()
+        if index.isValid():
+            self.explain(self.photos.result(index.row()))
+
+    def explain(self, result: SearchResult) -> None:
+        """"Why this photo?": the core's breakdown for the shown query, computed on the
+        service thread (it may need the query's vectors), shown in a message box."""
+        found = self.browse.found
+        if found is None:
+            return
+        query = self.filters()
+        folder, tag = query.folder, query.tag
+
+        def job(library: Library, indexer: object) -> str:
+            searcher = self.bridge.service.searcher
+            assert searcher is not None
+            parsed = searcher.expand(query.query)
+            if folder is not None:
+                parsed.folders.append(folder)
+            if tag is not None:
+                parsed.tags.append(tag)
+            return explanation_text(result.path, searcher.explain(parsed, result.photo_id))
+
+        def show(text: str | None, error: BaseException | None) -> None:
+            if self._closed:
+                return
+            box = QMessageBox(QMessageBox.Icon.NoIcon, "Why this photo?",
+                              text if error is None else f"Cannot explain: {error}",
+                              QMessageBox.StandardButton.Close, self)
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            self.why_box = box
+            box.show()
+
+        self.bridge.submit(job, show)
 
     def find_similar(self, photo_id: int) -> None:
         self.browse.find_similar(photo_id)
@@ -579,12 +670,27 @@ class MainWindow(QMainWindow):
         self._dialog("shortcuts", lambda: ShortcutsDialog(self.shortcut_rows(), self))
 
     def show_search_help(self) -> None:
-        QMessageBox.information(self, "Search syntax", (
-            "<p>Type what you are looking for, in any language: <i>kids in the snow</i>.</p>"
-            "<p><b>+phrase</b> pulls towards, <b>-phrase</b> away: <i>beach +dog -people</i>."
-            "</p><p><b>tag:name</b> keeps photos with that tag (<i>tag:\"new year\"</i>); "
-            "combine with the folder and tag chosen on the left.</p>"
-            "<p>Drop an image file onto the search box to find similar photos.</p>"))
+        """The cheat sheet: the syntax table (core/query.py's `SYNTAX`), non-modal so
+        the user can type while reading it."""
+        rows = "".join(f"<tr><td><code>{html.escape(term)}</code></td>"
+                       f"<td>{html.escape(meaning)}</td></tr>" for term, meaning in SYNTAX)
+        text = ("<p>Type what you are looking for, in any language. Only the photos that "
+                "match are shown; the rest of the ranking is one click away.</p>"
+                f"<table cellspacing='6'>{rows}</table>"
+                "<p>Filters combine (all must hold) with the folder and tag chosen on the "
+                "left. Escape clears the box; <code>tag:</code> and <code>folder:</code> "
+                "complete as you type. Drop an image onto the box to find similar photos.</p>")
+        existing = getattr(self, "search_help", None)
+        if existing is not None and existing.isVisible():
+            existing.raise_()
+            return
+        box = QMessageBox(QMessageBox.Icon.NoIcon, "Search syntax", text,
+                          QMessageBox.StandardButton.Close, self)
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setModal(False)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.search_help = box
+        box.show()
 
     def show_about(self) -> None:
         QMessageBox.about(self, "About Photo Tagger", (
@@ -601,6 +707,73 @@ class MainWindow(QMainWindow):
         self.bridge.read(lambda library: SidebarCounts.read(library, folder),
                          lambda counts, error: self._show_sidebar(counts)
                          if error is None and not self._closed else None)
+        self.refresh_albums()
+
+    # -- saved searches -----------------------------------------------------------------
+    def refresh_albums(self) -> None:
+        """The saved searches' live counts, from the stored vectors on the reading thread
+        (no model, no re-embedding)."""
+        self.bridge.read(self._album_counter.read,
+                         lambda rows, error: self._show_albums(rows)
+                         if error is None and not self._closed else None)
+
+    def _show_albums(self, rows: list[AlbumRow]) -> None:
+        self.albums.set_entries([SidebarEntry(row.name, row.name, row.count, row.query)
+                                 for row in rows])
+
+    def _album_clicked(self, index: QModelIndex) -> None:
+        """Open a saved search: its `album:` term in the box, searched now."""
+        name = index.data(KeyRole)
+        if name is None:
+            return
+        self.search.setText(album_query(name))
+        self.browse.text_changed(self.search.text())
+        self.run_query()
+
+    def _album_menu(self, point: QPoint) -> None:
+        index = self.album_view.indexAt(point)
+        if not index.isValid():
+            return
+        name = index.data(KeyRole)
+        menu = QMenu(self)
+        menu.addAction("Open", lambda: self._album_clicked(index))
+        menu.addSeparator()
+        menu.addAction("Remove Saved Search", lambda: self.remove_album(name))
+        menu.exec(self.album_view.viewport().mapToGlobal(point))
+
+    def ask_save_search(self) -> None:
+        query = self.search.text().strip()
+        if not query:
+            self.statusBar().showMessage("Type a query first, then save it.", 5000)
+            return
+        name, ok = QInputDialog.getText(self, "Save search",
+                                        f"Name for the saved search “{query}”:")
+        if ok and name.strip():
+            self.save_search(name.strip(), query)
+
+    def save_search(self, name: str, query: str) -> None:
+        """Save on the service thread: a new phrase is embedded once, with the model."""
+        def job(library: Library, indexer: object) -> int:
+            searcher = self.bridge.service.searcher
+            assert searcher is not None
+            return searcher.save_album(name, query)
+
+        def saved(count: int | None, error: BaseException | None) -> None:
+            if self._closed:
+                return
+            if error is not None:
+                QMessageBox.warning(self, "Search not saved", str(error))
+                return
+            self.statusBar().showMessage(f"Saved “{name}” ({plural(count or 0, 'photo')})",
+                                         5000)
+            self.refresh_albums()
+
+        self.bridge.submit(job, saved)
+
+    def remove_album(self, name: str) -> None:
+        self.bridge.submit(lambda library, indexer: album_api.remove_album(library, name),
+                           lambda _, error: self.refresh_albums()
+                           if not self._closed else None)
 
     def library_edited(self) -> None:
         """The user changed tags or labels: recount, but keep the tag list's order, so
@@ -632,6 +805,7 @@ class MainWindow(QMainWindow):
         self._reselect(self.tag_view, self.tags, tag)
         self._pending_count = counts.status["pending"]
         self.known_tags = counts.known_tags
+        self.search.set_terms(self.known_tags, [f.path for f in counts.folders])
         if not self.photos.rowCount():
             self._update_context(0)  # the empty grid's message depends on pending photos
         if self.bridge.state in ("idle", "loading-model", "paused"):
@@ -820,6 +994,8 @@ class MainWindow(QMainWindow):
                 continue
             if name == "Find Similar":
                 menu.addSeparator()
+            if name == "Why This Photo?" and self.browse.found is None:
+                continue  # a listing or a similar search: nothing to explain
             if name == "Remove Tag…":
                 remove = menu.addMenu("Remove Tag")
                 for tag in self.tags_of_photos(targets):
@@ -975,7 +1151,7 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         self._search_timer.stop()
         self.refresh_timer.stop()
-        for name in ("labels", "duplicates", "settings", "shortcuts"):
+        for name in ("labels", "duplicates", "settings", "shortcuts", "search_help", "why_box"):
             dialog = getattr(self, f"{name}_dialog", None)
             if dialog is not None:
                 dialog.close()

@@ -18,7 +18,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QPixmap
 
-from photo_tagger.core.browse import plural
+from photo_tagger.core.browse import plural, probability_text
 from photo_tagger.core.labels import LabelInfo
 from photo_tagger.core.search import SearchResult
 from photo_tagger.core.store import Folder
@@ -33,6 +33,7 @@ PathRole = Qt.ItemDataRole.UserRole + 2
 ScoreRole = Qt.ItemDataRole.UserRole + 3
 CountRole = Qt.ItemDataRole.UserRole + 4
 KeyRole = Qt.ItemDataRole.UserRole + 5
+ProbabilityRole = Qt.ItemDataRole.UserRole + 6  # the badge's text: "97%", or ""
 
 _INVALID = QModelIndex()
 
@@ -105,7 +106,12 @@ class PhotoListModel(QStringListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return shown(os.path.basename(row.path))
         if role == Qt.ItemDataRole.ToolTipRole:
-            return shown(row.path)
+            if row.probability is None:
+                return shown(row.path)
+            return (f"{shown(row.path)}\nMatches the query with probability "
+                    f"{probability_text(row.probability)} (right-click: Why this photo?)")
+        if role == ProbabilityRole:
+            return probability_text(row.probability)
         if role == Qt.ItemDataRole.DecorationRole:
             if self.loader is None:
                 return None

@@ -3,10 +3,11 @@ its delegate, the sidebar list delegate, the flow of tag chips."""
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, QPoint, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QPoint, QRect, QSize, QStringListModel, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QDragEnterEvent,
@@ -22,6 +23,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCompleter,
     QLayout,
     QLayoutItem,
     QLineEdit,
@@ -36,7 +38,10 @@ from PySide6.QtWidgets import (
 
 from photo_tagger.config import THUMBNAIL_SIZE
 from photo_tagger.core.images import is_candidate
-from photo_tagger.gui.models import CountRole, PathRole
+from photo_tagger.gui.models import CountRole, PathRole, ProbabilityRole
+
+# The `tag:` or `folder:` word being typed at the cursor: (sign, key, value so far).
+_TERM = re.compile(r'(?:^|(?<=\s))(-?)(tag|folder):("[^"]*|[^\s"]*)$', re.IGNORECASE)
 
 
 def dropped_paths(event: QDragEnterEvent | QDropEvent) -> list[Path]:
@@ -73,7 +78,8 @@ def fit_to_screen(window: QWidget, width: int, height: int) -> None:
 
 class SearchField(QLineEdit):
     """The query box; an image file dropped on it searches by that image. Down moves on
-    to the photos, as Tab does."""
+    to the photos, as Tab does; Escape clears it; `tag:` and `folder:` complete as you
+    type (`set_terms`)."""
 
     image_dropped = Signal(Path)
     leave_down = Signal()
@@ -85,10 +91,57 @@ class SearchField(QLineEdit):
         self.setPlaceholderText(
             "Search photos — e.g. kids in the snow  ·  beach -people  ·  tag:dog  "
             "(drop an image here to find similar)")
+        self._terms: dict[str, list[str]] = {"tag": [], "folder": []}
+        # Not setCompleter(): that completes the whole text; this completes one word.
+        self.term_completer = QCompleter(self)
+        self.term_completer.setModel(QStringListModel(self.term_completer))
+        self.term_completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.term_completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        self.term_completer.setWidget(self)
+        self.term_completer.activated.connect(self._insert_term)
+        self.textEdited.connect(lambda _: self._complete())
+
+    def set_terms(self, tags: list[str], folders: list[str]) -> None:
+        """What `tag:` and `folder:` offer: the tags in use and the library's folders."""
+        self._terms = {"tag": list(tags), "folder": list(folders)}
+
+    def _term_at_cursor(self) -> re.Match[str] | None:
+        return _TERM.search(self.text()[:self.cursorPosition()])
+
+    def _complete(self) -> None:
+        term = self._term_at_cursor()
+        popup = self.term_completer.popup()
+        if term is None:
+            popup.hide()
+            return
+        model = self.term_completer.model()
+        assert isinstance(model, QStringListModel)
+        model.setStringList(self._terms[term.group(2).lower()])
+        self.term_completer.setCompletionPrefix(term.group(3).lstrip('"'))
+        if self.term_completer.completionCount():
+            self.term_completer.complete()
+        else:
+            popup.hide()
+
+    def _insert_term(self, value: str) -> None:
+        term = self._term_at_cursor()
+        if term is None:
+            return
+        quoted = f'"{value}"' if re.search(r'\s', value) else value
+        before = self.text()[:term.start(3)] + quoted + " "
+        after = self.text()[self.cursorPosition():].lstrip()
+        self.setText(before + after)
+        self.setCursorPosition(len(before))
+        self.textEdited.emit(self.text())
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt API)
-        if event.key() == Qt.Key.Key_Down and not self.completer():
+        if event.key() == Qt.Key.Key_Down and not self.completer() \
+                and not self.term_completer.popup().isVisible():
             self.leave_down.emit()
+            return
+        if event.key() == Qt.Key.Key_Escape and self.text():
+            self.clear()
+            self.textEdited.emit("")  # searched again, like any edit
             return
         super().keyPressEvent(event)
 
@@ -195,6 +248,7 @@ class PhotoDelegate(QStyledItemDelegate):
             x = image_area.left() + (image_area.width() - fitted.width()) // 2
             y = image_area.top() + (image_area.height() - fitted.height()) // 2
             painter.drawPixmap(x, y, fitted)
+            shown = QRect(x, y, fitted.width(), fitted.height())
         else:
             placeholder = QColor(palette.color(QPalette.ColorRole.Mid))
             placeholder.setAlpha(60)
@@ -202,6 +256,10 @@ class PhotoDelegate(QStyledItemDelegate):
             path = QPainterPath()
             path.addRoundedRect(inner, 6, 6)
             painter.fillPath(path, placeholder)
+            shown = inner
+        badge = index.data(ProbabilityRole)
+        if badge:
+            self._paint_badge(painter, shown, badge, option.font)
         if option.state & QStyle.StateFlag.State_HasFocus and option.widget is not None \
                 and option.widget.hasFocus():
             # The keyboard's place in the grid: a ring, also around a selected tile.
@@ -223,6 +281,23 @@ class PhotoDelegate(QStyledItemDelegate):
         painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
                          name)
         painter.restore()
+
+
+    @staticmethod
+    def _paint_badge(painter: QPainter, image: QRect, text: str, base: QFont) -> None:
+        """The probability, small, in the thumbnail's top-right corner."""
+        font = QFont(base)
+        font.setPointSizeF(max(7.0, base.pointSizeF() * 0.8))
+        font.setBold(True)
+        painter.setFont(font)
+        metrics = painter.fontMetrics()
+        width, height = metrics.horizontalAdvance(text) + 10, metrics.height() + 2
+        badge = QRect(image.right() - width - 3, image.top() + 3, width, height)
+        path = QPainterPath()
+        path.addRoundedRect(badge, height / 2, height / 2)
+        painter.fillPath(path, QColor(0, 0, 0, 160))
+        painter.setPen(QColor(255, 255, 255))
+        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
 
 
 class PhotoGrid(QListView):
