@@ -266,3 +266,28 @@ def test_a_folder_missing_at_start_is_watched_once_it_appears(tmp_path) -> None:
         ready_paths(changes, {str(drive / "c.png")})
     finally:
         w.stop()
+
+
+def test_a_folder_that_could_not_be_read_is_scanned_again_once_it_can(tmp_path) -> None:
+    changes: queue.Queue[Change] = queue.Queue()
+    w = FolderWatcher(changes.put, settle=SETTLE, root_check_interval=0.2)
+    w.start()
+    try:
+        root = tmp_path / "photos"
+        root.mkdir()
+        w.watch(root)
+        blocked = root / "sub"  # as a scan met it: not listable (here: not there yet)
+        w.retry_when_readable(str(blocked))
+        time.sleep(0.6)  # a few root checks: nothing to say while it cannot be listed
+        assert not [c for c in drain(changes) if isinstance(c, RootReturned)]
+        blocked.mkdir()
+        assert next_change(changes, RootReturned).path == str(root.resolve())
+    finally:
+        w.stop()
+
+
+def drain(changes: queue.Queue[Change]) -> list[Change]:
+    found = []
+    while not changes.empty():
+        found.append(changes.get())
+    return found

@@ -718,6 +718,8 @@ class IndexingService:
             log.warning("Cannot read %s (%s); its photos are kept.", place.path, place.reason)
             self._emit(ErrorReported(f"Cannot read {place.path} ({place.reason}); "
                                      "its photos are kept until it can be read again."))
+            if self._watcher is not None:  # scanned again once it can be read
+                self._watcher.retry_when_readable(place.path)
 
     # -- hooks called by the indexer on this thread -------------------------------------
     def _between_batches(self) -> None:

@@ -69,6 +69,15 @@ class RootReturned:
     path: str
 
 
+def _listable(path: str) -> bool:
+    try:
+        with os.scandir(path) as entries:
+            next(entries, None)
+    except OSError:
+        return False
+    return True
+
+
 def _identity(path: str) -> tuple[int, int] | None:
     """(device, inode) of a folder, or None when it is not there: a remount or a folder
     made again under the same name shows as a new identity."""
@@ -148,6 +157,9 @@ class FolderWatcher:
         # when its folder is deleted and made again, or its drive remounted.
         self.root_check_interval = root_check_interval
         self._roots: dict[str, tuple[bool, tuple[int, int] | None]] = {}
+        # Folders a scan could not list (permission, I/O error) → the watched folder to
+        # scan again once they can be: a change of permission sends no event to wait for.
+        self._unreadable: dict[str, str] = {}
         self._roots_checked = time.monotonic()
         self._detect_polling = detect_polling
         self._lock = threading.Condition()
@@ -380,6 +392,18 @@ class FolderWatcher:
             log.info("%s is back; watching it again.", path)
             self._schedule(path, polling)
             self._emit(RootReturned(path))
+        for place, root in list(self._unreadable.items()):
+            if _listable(place):
+                log.info("%s can be read again; scanning %s.", place, root)
+                self._unreadable.pop(place, None)
+                self._emit(RootReturned(root))
+
+    def retry_when_readable(self, place: str) -> None:
+        """`place` (a watched folder or one inside it) could not be listed: once it can,
+        its watched folder is scanned again (`RootReturned`), checked with the roots."""
+        root = self._root_of(place)
+        if root is not None:
+            self._unreadable[place] = root
 
     def _settle_loop(self) -> None:
         with self._lock:
