@@ -410,7 +410,7 @@ class Library:
             "folder_id = excluded.folder_id",
             (path, folder_id),
         )
-        return self.conn.execute("SELECT id FROM photos WHERE path = ?", (path,)).fetchone()[0]
+        return int(self.conn.execute("SELECT id FROM photos WHERE path = ?", (path,)).fetchone()[0])
 
     def save_indexed(self, path: str, folder_id: int | None, *, size: int, mtime: float,
                      content_hash: str, width: int | None, height: int | None,
@@ -664,7 +664,7 @@ class Library:
     def vector_count(self) -> int:
         if not self._has_vec_table():
             return 0
-        return self.conn.execute("SELECT count(*) FROM photo_vectors_rowids").fetchone()[0]
+        return int(self.conn.execute("SELECT count(*) FROM photo_vectors_rowids").fetchone()[0])
 
     # -- labels and tags ----------------------------------------------------------------
     def labels(self) -> list[Label]:
@@ -701,13 +701,13 @@ class Library:
     def remove_label(self, name: str) -> bool:
         with self.transaction():
             cursor = self.conn.execute("DELETE FROM labels WHERE name = ?", (name,))
-        return cursor.rowcount > 0
+        return bool(cursor.rowcount > 0)
 
     def set_label_threshold(self, name: str, threshold: float | None) -> bool:
         with self.transaction():
             cursor = self.conn.execute(
                 "UPDATE labels SET threshold = ? WHERE name = ?", (threshold, name))
-        return cursor.rowcount > 0
+        return bool(cursor.rowcount > 0)
 
     def tags_of(self, photo_id: int) -> list[Tag]:
         rows = self.conn.execute(
@@ -775,7 +775,8 @@ class Library:
     # -- learned tags (core/learning.py) --------------------------------------------------
     def manual_examples(self, tag: str) -> tuple[list[int], list[int]]:
         """(positive, negative) photo ids: the user's own decisions on `tag`."""
-        positives, negatives = [], []
+        positives: list[int] = []
+        negatives: list[int] = []
         for photo_id, rejected in self.conn.execute(
                 "SELECT photo_id, rejected FROM tags WHERE tag = ? AND source = 'manual' "
                 "ORDER BY photo_id", (tag,)):
