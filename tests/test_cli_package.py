@@ -25,7 +25,7 @@ CLI_MODULES = sorted(f"photo_tagger.cli.{p.stem}"
                      for p in Path(photo_tagger.cli.__file__).parent.glob("*.py")
                      if p.stem != "__init__")
 ORDER = ["index", "search", "similar", "duplicates", "status", "doctor", "labels", "retag",
-         "tags", "tag", "untag", "folders", "export-xmp", "exclusions", "watch"]
+         "tags", "tag", "untag", "folders", "export-xmp", "exclusions", "watch", "demo"]
 
 
 def test_help_lists_every_command_in_order(capsys: pytest.CaptureFixture[str]) -> None:

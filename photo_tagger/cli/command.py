@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from photo_tagger import __version__
-from photo_tagger.cli import checks, exclusions, indexing, search, tags, watch
+from photo_tagger.cli import checks, demo, exclusions, indexing, search, tags, watch
 from photo_tagger.cli.common import AddCommand, CommandError, CommandParser, add_common_options
 from photo_tagger.core.db import DatabaseError
 from photo_tagger.core.embedder import ModelUnavailable
@@ -34,6 +34,7 @@ COMMANDS: list[AddCommand] = [
     tags.add_export_xmp,
     exclusions.add_exclusions,
     watch.add_watch,
+    demo.add_demo,
 ]
 
 # What a shell reports for a program killed by SIGPIPE (`photo-tagger search x | head`).
