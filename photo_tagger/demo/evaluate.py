@@ -13,11 +13,13 @@ from typing import Any
 
 import numpy as np
 
+from photo_tagger.config import DEMO_TAG_THRESHOLD
 from photo_tagger.demo import shapes
 
 EVAL_SEED = 12345  # training uses small seeds; this one draws images it never saw
 MAX_LENGTH = 64
-DEFAULT_THRESHOLD = 0.5  # chosen from the score distributions: see docs/DEMO-MODEL.md
+# The demo model's tag threshold, chosen from the score distributions (docs/DEMO-MODEL.md).
+DEFAULT_THRESHOLD = DEMO_TAG_THRESHOLD
 
 
 def load(model_dir: str | Path):
@@ -175,7 +177,6 @@ def evaluate_paint(model_dir: str | Path | None = None, per_combo: int = 12,
     from PIL import Image
 
     from photo_tagger.demo import paint
-    from photo_tagger.demo.train import degrade
 
     if model is None:
         model, processor = load(model_dir)
@@ -213,11 +214,42 @@ def evaluate_paint(model_dir: str | Path | None = None, per_combo: int = 12,
             "tag_precision": round(tp / max(1.0, float(tagged.sum())), 4),
             "tag_recall": round(tp / float(truth.sum()), 4)}
     report["shapes"] = {s: round(float(np.mean(v)), 4) for s, v in per_shape.items()}
+    report.update(_duplicate_cosines(model, processor, images, img, seed))
+    return report
+
+
+def _duplicate_cosines(model, processor, images: list, img: np.ndarray, seed: int
+                       ) -> dict[str, Any]:
+    """What the duplicate finder's default cosine must separate: copies (resized to
+    0.4-0.8× and saved as JPEG q50-90) against their originals, and distinct images whose
+    perceptual hashes already agree (within `DUPLICATE_HASH_DISTANCE` bits)."""
+    import io
+
+    from PIL import Image
+
+    from photo_tagger.core.images import hash_distance, perceptual_hash
+    from photo_tagger.core.search import DUPLICATE_HASH_DISTANCE
+    from photo_tagger.demo.train import degrade
+
     rng = np.random.default_rng(seed + 1)
     n = min(len(images), 120)
-    dup = embed_images(model, processor, [degrade(im, rng, quality=60) for im in images[:n]])
-    report["near_duplicate_cos"] = _quantiles(np.sum(dup * img[:n], axis=1))
-    return report
+    half = embed_images(model, processor, [degrade(im, rng, quality=60) for im in images[:n]])
+    copies = []
+    for im in images[:n]:
+        scale = rng.uniform(0.4, 0.8)
+        small = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))),
+                          Image.Resampling.BILINEAR)
+        buf = io.BytesIO()
+        small.save(buf, "JPEG", quality=int(rng.integers(50, 91)))
+        copies.append(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+    copy = embed_images(model, processor, copies)
+    hashes = [perceptual_hash(im) for im in images]
+    close = [(i, j) for i in range(len(images)) for j in range(i + 1, len(images))
+             if hash_distance(hashes[i], hashes[j]) <= DUPLICATE_HASH_DISTANCE]
+    look = np.array([float(img[i] @ img[j]) for i, j in close]) if close else np.zeros(1)
+    return {"near_duplicate_cos": _quantiles(np.sum(half * img[:n], axis=1)),
+            "copy_cos": _quantiles(np.sum(copy * img[:n], axis=1)),
+            "hash_lookalike_pairs": len(close), "hash_lookalike_cos": _quantiles(look)}
 
 
 def format_paint_report(report: dict[str, Any]) -> str:
@@ -231,6 +263,9 @@ def format_paint_report(report: dict[str, Any]) -> str:
     lines.append("query P@10 per shape: " + ", ".join(
         f"{s} {v:.3f}" for s, v in report["shapes"].items()))
     lines.append(f"near-duplicate cos (0.5x + JPEG q60): {report['near_duplicate_cos']}")
+    lines.append(f"copy cos (0.4-0.8x + JPEG q50-90): {report['copy_cos']}")
+    lines.append(f"{report['hash_lookalike_pairs']} distinct pairs within the hash distance, "
+                 f"cos: {report['hash_lookalike_cos']}")
     return "\n".join(lines)
 
 
