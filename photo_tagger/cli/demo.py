@@ -46,8 +46,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
           "model.")
     print(f"Example search: photo-tagger search \"{SAMPLE_QUERY}\"")
     print_results(results, False)
-    print("Try also: `photo-tagger search \"ein blauer Stern\"`, `photo-tagger labels`, "
-          "`photo-tagger duplicates`.")
+    print("Try also: `photo-tagger search blau`, `photo-tagger search tag:star`, "
+          "`photo-tagger labels list`, `photo-tagger duplicates`.")
     return 0
 
 
