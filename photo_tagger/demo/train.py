@@ -129,7 +129,7 @@ def render_pool(n: int, seed: int, processor, wide_share: float = 0.0) -> dict[s
         s, c = combos[i % len(combos)]
         # Varied source sizes, so resizing by the processor is part of what is learned.
         size = int(rng.choice([64, 96, 128]))
-        if rng.random() < wide_share:
+        if wide_share and rng.random() < wide_share:  # no draw at 0: old streams hold
             size = int(rng.choice([64, 96, 128, 192]))
             image = shapes.render_shape(shapes.SHAPES[s], shapes.COLOURS[c], rng, size, "wide")
             if rng.random() < 0.4:
