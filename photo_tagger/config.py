@@ -15,6 +15,9 @@ DEFAULT_THRESHOLD = 0.1
 # A tag learned from examples alone (no text prior): its scores are the classifier's own
 # odds, so the even point is its threshold (docs/TAGGING.md, "Tags that learn").
 LEARNED_THRESHOLD = 0.5
+# The demo model's scores sit near 0 or 1; its starter labels use this threshold, measured
+# on both shape generators (docs/DEMO-MODEL.md).
+DEMO_TAG_THRESHOLD = 0.5
 
 # Images larger than this many pixels are skipped (decompression-bomb guard).
 MAX_IMAGE_PIXELS = 200_000_000
@@ -42,8 +45,17 @@ THUMBNAIL_SIZE_MAX = 320
 SEARCH_LIMIT = 1000
 CLI_SEARCH_LIMIT = 20
 API_SEARCH_LIMIT = 50
-# Cosine similarity from which photos count as near-duplicates.
+# Cosine similarity from which photos count as near-duplicates (their perceptual hashes
+# must agree too: core/search.py). Set per model kind by measurement: a real SigLIP 2 keeps
+# a resized, recompressed copy above 0.95; the 48 px demo model moves it further
+# (docs/DEMO-MODEL.md, "Near-duplicates").
 DUPLICATE_THRESHOLD = 0.95
+DEMO_DUPLICATE_THRESHOLD = 0.85
+
+
+def duplicate_threshold(model_id: str | None) -> float:
+    """The default near-duplicate cosine for a library on `model_id`."""
+    return DEMO_DUPLICATE_THRESHOLD if model_id == DEMO_MODEL_NAME else DUPLICATE_THRESHOLD
 
 # Seconds a new or changed file must stay the same before it is indexed, and between
 # scans of folders that are polled (network shares).

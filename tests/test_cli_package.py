@@ -26,7 +26,7 @@ CLI_MODULES = sorted(f"photo_tagger.cli.{p.stem}"
                      if p.stem != "__init__")
 ORDER = ["index", "search", "similar", "duplicates", "albums", "status", "doctor", "labels",
          "retag", "tags", "tag", "untag", "review", "folders", "export-xmp", "exclusions",
-         "watch"]
+         "watch", "demo"]
 
 
 def test_help_lists_every_command_in_order(capsys: pytest.CaptureFixture[str]) -> None:

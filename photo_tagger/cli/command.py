@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from photo_tagger import __version__
-from photo_tagger.cli import albums, checks, exclusions, indexing, search, tags, watch
+from photo_tagger.cli import albums, checks, demo, exclusions, indexing, search, tags, watch
 from photo_tagger.cli.common import AddCommand, CommandError, CommandParser, add_common_options
 from photo_tagger.config import DEMO_MODEL_NAME
 from photo_tagger.core.db import DatabaseError
@@ -37,6 +37,7 @@ COMMANDS: list[AddCommand] = [
     tags.add_export_xmp,
     exclusions.add_exclusions,
     watch.add_watch,
+    demo.add_demo,
 ]
 
 # What a shell reports for a program killed by SIGPIPE (`photo-tagger search x | head`).

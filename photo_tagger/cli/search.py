@@ -18,7 +18,12 @@ from photo_tagger.cli.common import (
     print_results,
     searcher_for,
 )
-from photo_tagger.config import CLI_SEARCH_LIMIT, DUPLICATE_THRESHOLD, requested_model
+from photo_tagger.config import (
+    CLI_SEARCH_LIMIT,
+    DEMO_DUPLICATE_THRESHOLD,
+    DUPLICATE_THRESHOLD,
+    requested_model,
+)
 from photo_tagger.core import search_socket
 from photo_tagger.core.images import UnreadableImage
 from photo_tagger.core.search import (
@@ -161,7 +166,9 @@ def add_similar(sub: Subcommands) -> None:
 def add_duplicates(sub: Subcommands) -> None:
     duplicates = sub.add_parser("duplicates", help="list groups of near-duplicate photos")
     add_common_options(duplicates)
-    duplicates.add_argument("--threshold", type=fraction, default=DUPLICATE_THRESHOLD,
-                            help="cosine similarity from which photos count as duplicates")
+    duplicates.add_argument("--threshold", type=fraction, default=None,
+                            help="cosine similarity from which photos count as duplicates "
+                                 f"(default: {DUPLICATE_THRESHOLD}, "
+                                 f"{DEMO_DUPLICATE_THRESHOLD} with the demo model)")
     duplicates.add_argument("--json", action="store_true")
     duplicates.set_defaults(func=cmd_duplicates)

@@ -174,7 +174,8 @@ class Indexer:
         self.stop = stop or threading.Event()
         self.between_batches = between_batches or (lambda: None)
         self._known_hashes: KnownHashes | None = None  # read on the first run that needs it
-        tagger.seed_default_labels(library)
+        # Starter labels for the model the library uses now; a switch swaps them below.
+        tagger.seed_default_labels(library, library.model_id or model_id)
 
     @property
     def embedder(self) -> Embedder:
@@ -191,6 +192,7 @@ class Indexer:
         self._unavailable = None
         if self.library.set_model(embedder.model_id, embedder.dim):
             self._known_hashes = None  # a new model dropped every vector
+        tagger.seed_default_labels(self.library, embedder.model_id)
         self._labels = None
 
     def labels(self) -> tagger.LabelMatrix:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from photo_tagger.config import API_SEARCH_LIMIT, DUPLICATE_THRESHOLD
+from photo_tagger.config import API_SEARCH_LIMIT, duplicate_threshold
 from photo_tagger.core import albums, filters
 from photo_tagger.core.embedder import Embedder
 from photo_tagger.core.filters import DUPLICATE_HASH_DISTANCE
@@ -338,12 +338,13 @@ class Searcher:
         return [SearchResult(pid, photos[pid].path, score)
                 for pid, score in hits if pid in photos]
 
-    def duplicate_groups(self, threshold: float = DUPLICATE_THRESHOLD, chunk: int = 2048,
+    def duplicate_groups(self, threshold: float | None = None, chunk: int = 2048,
                          max_hash_distance: int = DUPLICATE_HASH_DISTANCE
                          ) -> list[list[SearchResult]]:
         """Groups of near-duplicate photos: a pair at or above `threshold` cosine whose
         perceptual hashes also agree (resized, recompressed or lightly edited copies) is a
-        match; look-alikes with close embeddings but other pixels stay apart.
+        match; look-alikes with close embeddings but other pixels stay apart. Without a
+        `threshold`, the one measured for the library's model kind (`duplicate_threshold`).
 
         Groups do not chain: in photo-id order, each photo not yet grouped leads a group of
         the ungrouped photos that match it, so every member matches its group's leader
@@ -351,6 +352,8 @@ class Searcher:
         Exact, in chunks, so memory stays at chunk × library floats. Each result's score is
         its cosine to the group's leader; the leader's is its best member's.
         """
+        if threshold is None:
+            threshold = duplicate_threshold(self.library.model_id)
         self.index.refresh(self.library)
         ids, matrix = self.index.ids, self.index.matrix
         hashes = dict(self.library.conn.execute(

@@ -3,12 +3,19 @@ multi-label, never a softmax. Re-tagging uses stored vectors only, never the ima
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from photo_tagger.config import DEFAULT_THRESHOLD, LEARNED_THRESHOLD
+from photo_tagger.config import (
+    DEFAULT_TEMPLATE,
+    DEFAULT_THRESHOLD,
+    DEMO_MODEL_NAME,
+    DEMO_TAG_THRESHOLD,
+    LEARNED_THRESHOLD,
+)
 from photo_tagger.core.embedder import Embedder
 from photo_tagger.core.store import Label, Library
 
@@ -92,15 +99,55 @@ def probability(cosines: np.ndarray, scale: float, bias: float) -> np.ndarray:
     return sigmoid(logits(cosines, scale, bias))
 
 
-def seed_default_labels(library: Library) -> None:
-    """Give a new library the default labels, once (a user who deletes them all keeps none)."""
-    if library.get_meta("labels_seeded"):
+# A seeded label: (name, tag, threshold or None for the default).
+SeedLabel = tuple[str, str, float | None]
+
+
+def demo_labels() -> list[SeedLabel]:
+    """What the demo model knows: its shapes and colours in its five languages, each
+    word a label of its English tag ("rot", "rouge", "红色" → tag "red"), at the threshold
+    measured for it (docs/DEMO-MODEL.md)."""
+    from photo_tagger.demo.shapes import COLOUR_WORDS, COLOURS, LANGS, SHAPE_WORDS, SHAPES
+
+    out: list[SeedLabel] = []
+    for tag, words in [*((s, [w for lang in LANGS for w in SHAPE_WORDS[lang][s]])
+                         for s in SHAPES),
+                       *((c, [w for lang in LANGS for w in COLOUR_WORDS[lang][c]])
+                         for c in COLOURS)]:
+        out += [(name, tag, DEMO_TAG_THRESHOLD) for name in dict.fromkeys(words)]
+    return out
+
+
+def starter_labels(model_id: str | None) -> tuple[str, list[SeedLabel]]:
+    """The label set a library on `model_id` starts with: its kind and its labels."""
+    if model_id == DEMO_MODEL_NAME:
+        return "demo", demo_labels()
+    return "everyday", [(name, name, None) for name in DEFAULT_LABELS]
+
+
+def seed_default_labels(library: Library, model_id: str | None = None) -> None:
+    """Give a new library the starter labels of its model kind, once (a user who deletes
+    them all keeps none). When the library moves to another kind of model (the demo model
+    and a real checkpoint), the seeded labels the user left as they were make way for the
+    other kind's set; labels the user wrote or edited stay."""
+    kind, wanted = starter_labels(model_id or library.model_id)
+    seeded = library.get_meta("labels_seeded")
+    if seeded == kind or (seeded == "1" and kind == "everyday"):
         return
     with library.transaction():
-        for name in DEFAULT_LABELS:
+        if seeded:
+            old = (json.loads(library.get_meta("seeded_labels") or "[]") if seeded != "1"
+                   else starter_labels(None)[1])
+            for name, tag, threshold in old:
+                library.conn.execute(
+                    "DELETE FROM labels WHERE name = ? AND tag = ? AND threshold IS ? "
+                    "AND template = ?", (name, tag, threshold, DEFAULT_TEMPLATE))
+        for name, tag, threshold in wanted:
             library.conn.execute(
-                "INSERT OR IGNORE INTO labels(name, tag) VALUES (?, ?)", (name, name))
-        library.set_meta("labels_seeded", "1")
+                "INSERT OR IGNORE INTO labels(name, tag, threshold) VALUES (?, ?, ?)",
+                (name, tag, threshold))
+        library.set_meta("labels_seeded", kind)
+        library.set_meta("seeded_labels", json.dumps(wanted, ensure_ascii=False))
 
 
 def _thresholds(labels: Sequence[Label]) -> np.ndarray:

@@ -13,11 +13,13 @@ from typing import Any
 
 import numpy as np
 
+from photo_tagger.config import DEMO_TAG_THRESHOLD
 from photo_tagger.demo import shapes
 
 EVAL_SEED = 12345  # training uses small seeds; this one draws images it never saw
 MAX_LENGTH = 64
-DEFAULT_THRESHOLD = 0.5  # chosen from the score distributions: see docs/DEMO-MODEL.md
+# The demo model's tag threshold, chosen from the score distributions (docs/DEMO-MODEL.md).
+DEFAULT_THRESHOLD = DEMO_TAG_THRESHOLD
 
 
 def load(model_dir: str | Path):
@@ -155,6 +157,118 @@ def evaluate(model_dir: str | Path | None = None, per_combo: int = 20, seed: int
     return report
 
 
+PAINT_SEED = 2024  # the second generator's images (photo_tagger/demo/paint.py)
+
+
+def _p10_rows(sim: np.ndarray, relevant: np.ndarray) -> np.ndarray:
+    top = np.argsort(-sim, axis=1)[:, :10]
+    return np.take_along_axis(relevant, top, axis=1).mean(axis=1)
+
+
+def evaluate_paint(model_dir: str | Path | None = None, per_combo: int = 12,
+                   seed: int = PAINT_SEED, threshold: float = DEFAULT_THRESHOLD,
+                   model=None, processor=None) -> dict[str, Any]:
+    """The model on the second generator, which training never sees: files written as PNG
+    or JPEG and read back, 128-1024 px. Precision@10 of "colour shape" queries per
+    language and per shape, of colour-only and shape-only queries, tag precision/recall
+    of bare shape labels, and the cosine of half-size JPEG copies to their originals."""
+    import tempfile
+
+    from PIL import Image
+
+    from photo_tagger.demo import paint
+
+    if model is None:
+        model, processor = load(model_dir)
+    with tempfile.TemporaryDirectory() as folder:
+        items = paint.write_dataset(folder, per_combo, seed)
+        images = [Image.open(item.path).convert("RGB") for item in items]
+    img = embed_images(model, processor, images)
+    img_shape = np.array([item.shape for item in items])
+    img_colour = np.array([item.colour for item in items])
+    combos = list(itertools.product(shapes.SHAPES, shapes.COLOURS))
+    relevant = np.array([(img_shape == s) & (img_colour == c) for s, c in combos])
+    report: dict[str, Any] = {"images": len(images), "langs": {}, "shapes": {}}
+    per_shape: dict[str, list[float]] = {s: [] for s in shapes.SHAPES}
+    for lang in shapes.LANGS:
+        q = embed_texts(model, processor, [shapes.label(s, c, lang) for s, c in combos])
+        rows = _p10_rows(q @ img.T, relevant)
+        for (s, _), value in zip(combos, rows, strict=True):
+            per_shape[s].append(float(value))
+        colour_q = embed_texts(model, processor, [shapes.label(None, c, lang)
+                                                  for c in shapes.COLOURS])
+        colour_p = _p10_rows(colour_q @ img.T,
+                             np.array([img_colour == c for c in shapes.COLOURS])).mean()
+        shape_q = embed_texts(model, processor, [shapes.label(s, None, lang)
+                                                 for s in shapes.SHAPES])
+        shape_p = _p10_rows(shape_q @ img.T,
+                            np.array([img_shape == s for s in shapes.SHAPES])).mean()
+        labels_ = [shapes.prompt(shapes.SHAPE_WORDS[lang][s][0]) for s in shapes.SHAPES]
+        scores = tag_scores(model, embed_texts(model, processor, labels_) @ img.T)
+        truth = np.array([img_shape == s for s in shapes.SHAPES])
+        tagged = scores >= threshold
+        tp = float((tagged & truth).sum())
+        report["langs"][lang] = {
+            "query_p@10": round(float(rows.mean()), 4), "colour_p@10": round(float(colour_p), 4),
+            "shape_p@10": round(float(shape_p), 4),
+            "tag_precision": round(tp / max(1.0, float(tagged.sum())), 4),
+            "tag_recall": round(tp / float(truth.sum()), 4)}
+    report["shapes"] = {s: round(float(np.mean(v)), 4) for s, v in per_shape.items()}
+    report.update(_duplicate_cosines(model, processor, images, img, seed))
+    return report
+
+
+def _duplicate_cosines(model, processor, images: list, img: np.ndarray, seed: int
+                       ) -> dict[str, Any]:
+    """What the duplicate finder's default cosine must separate: copies (resized to
+    0.4-0.8× and saved as JPEG q50-90) against their originals, and distinct images whose
+    perceptual hashes already agree (within `DUPLICATE_HASH_DISTANCE` bits)."""
+    import io
+
+    from PIL import Image
+
+    from photo_tagger.core.images import hash_distance, perceptual_hash
+    from photo_tagger.core.search import DUPLICATE_HASH_DISTANCE
+    from photo_tagger.demo.train import degrade
+
+    rng = np.random.default_rng(seed + 1)
+    n = min(len(images), 120)
+    half = embed_images(model, processor, [degrade(im, rng, quality=60) for im in images[:n]])
+    copies = []
+    for im in images[:n]:
+        scale = rng.uniform(0.4, 0.8)
+        small = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))),
+                          Image.Resampling.BILINEAR)
+        buf = io.BytesIO()
+        small.save(buf, "JPEG", quality=int(rng.integers(50, 91)))
+        copies.append(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+    copy = embed_images(model, processor, copies)
+    hashes = [perceptual_hash(im) for im in images]
+    close = [(i, j) for i in range(len(images)) for j in range(i + 1, len(images))
+             if hash_distance(hashes[i], hashes[j]) <= DUPLICATE_HASH_DISTANCE]
+    look = np.array([float(img[i] @ img[j]) for i, j in close]) if close else np.zeros(1)
+    return {"near_duplicate_cos": _quantiles(np.sum(half * img[:n], axis=1)),
+            "copy_cos": _quantiles(np.sum(copy * img[:n], axis=1)),
+            "hash_lookalike_pairs": len(close), "hash_lookalike_cos": _quantiles(look)}
+
+
+def format_paint_report(report: dict[str, Any]) -> str:
+    """A plain-text table of `evaluate_paint`'s result."""
+    lines = [f"second generator (paint.py): {report['images']} images",
+             "lang  query P@10  colour P@10  shape P@10  tag P  tag R"]
+    for lang, r in report["langs"].items():
+        lines.append(f"{lang:4}  {r['query_p@10']:10.3f}  {r['colour_p@10']:11.3f}  "
+                     f"{r['shape_p@10']:10.3f}  {r['tag_precision']:5.3f}  "
+                     f"{r['tag_recall']:5.3f}")
+    lines.append("query P@10 per shape: " + ", ".join(
+        f"{s} {v:.3f}" for s, v in report["shapes"].items()))
+    lines.append(f"near-duplicate cos (0.5x + JPEG q60): {report['near_duplicate_cos']}")
+    lines.append(f"copy cos (0.4-0.8x + JPEG q50-90): {report['copy_cos']}")
+    lines.append(f"{report['hash_lookalike_pairs']} distinct pairs within the hash distance, "
+                 f"cos: {report['hash_lookalike_cos']}")
+    return "\n".join(lines)
+
+
 def format_report(report: dict[str, Any]) -> str:
     """A plain-text table of `evaluate`'s result."""
     lines = [f"{report['images']} fresh images; tag threshold {report['threshold']}",
@@ -185,6 +299,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     report = evaluate(args.model_dir, args.per_combo, threshold=args.threshold)
     print(format_report(report))
+    print(format_paint_report(evaluate_paint(args.model_dir, threshold=args.threshold)))
     print(f"evaluated in {time.perf_counter() - started:.1f}s")
 
 

@@ -272,15 +272,20 @@ def shape_rgb(colour: str, rng: np.random.Generator) -> tuple[int, int, int]:
     return round(r * 255), round(g * 255), round(b * 255)
 
 
-def render_shape(shape: str, colour: str, rng: np.random.Generator, size: int = 128
-                 ) -> Image.Image:
-    """Draw one `colour` `shape` on a greyish background as an RGB image of `size` px.
+def render_shape(shape: str, colour: str, rng: np.random.Generator, size: int = 128,
+                 style: str = "classic") -> Image.Image:
+    """Draw one `colour` `shape` as an RGB image of `size` px.
 
-    Size, position, rotation, shade, background and noise are drawn from `rng`, so a
-    seed fixes the image exactly.
+    `style="classic"`: large shapes on a greyish background (the tests' images).
+    `style="wide"`: the ways people draw shapes (see `_render_wide`); training mixes both.
+    Every choice is drawn from `rng`, so a seed fixes the image exactly.
     """
     if colour not in _HUES:
         raise ValueError(f"unknown colour {colour!r}")
+    if style == "wide":
+        return _render_wide(shape, colour, rng, size)
+    if style != "classic":
+        raise ValueError(f"unknown style {style!r}")
     ss = 4  # the outline is drawn 4× larger and scaled down, for smooth photo-like edges
     big = size * ss
     image = Image.fromarray(_background(size, rng).astype(np.uint8), "RGB")
@@ -305,8 +310,89 @@ def render_shape(shape: str, colour: str, rng: np.random.Generator, size: int = 
     return image
 
 
+# Hue ranges (0..1) of what people call each colour, wider than the classic jitter:
+# pure blue (0.667), dodger blue (0.58), gold (0.14) and dark violet (0.78) all count.
+_HUE_RANGES = {"red": (-0.045, 0.03), "orange": (0.05, 0.115), "yellow": (0.128, 0.18),
+               "green": (0.25, 0.45), "blue": (0.545, 0.69), "purple": (0.72, 0.86)}
+
+
+def paint_rgb(colour: str, rng: np.random.Generator) -> tuple[float, float, float]:
+    """Any shade a person would still call `colour` (0..1 floats): saturated, not too dark."""
+    lo, hi = _HUE_RANGES[colour]
+    hue = rng.uniform(lo, hi) % 1.0
+    sat = rng.uniform(0.55, 1.0)
+    val = rng.uniform(0.8, 1.0) if colour in ("yellow", "orange") else rng.uniform(0.5, 1.0)
+    return colorsys.hsv_to_rgb(hue, sat, val)
+
+
+def _wide_background(size: int, rng: np.random.Generator) -> np.ndarray:
+    """Plain light, plain dark, mid grey or a gradient, all near-neutral, float 0..255."""
+    kind = rng.choice(["light", "light", "dark", "mid", "gradient", "gradient"])
+    if kind == "light":
+        return np.broadcast_to(_grey(rng, 205, 255), (size, size, 3)).astype(np.float32)
+    if kind == "dark":
+        return np.broadcast_to(_grey(rng, 0, 60), (size, size, 3)).astype(np.float32)
+    if kind == "mid":
+        return np.broadcast_to(_grey(rng, 60, 205), (size, size, 3)).astype(np.float32)
+    return _background(size, rng) if rng.random() < 0.3 else _gradient(size, rng)
+
+
+def _gradient(size: int, rng: np.random.Generator) -> np.ndarray:
+    a, b = _grey(rng, 0, 255), _grey(rng, 0, 255)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / max(size - 1, 1)
+    angle = rng.uniform(0, 2 * np.pi)
+    t = np.clip((xx - 0.5) * np.cos(angle) + (yy - 0.5) * np.sin(angle) + 0.5, 0, 1)
+    return (a * (1 - t[..., None]) + b * t[..., None]).astype(np.float32)
+
+
+def _render_wide(shape: str, colour: str, rng: np.random.Generator, size: int
+                 ) -> Image.Image:
+    """A shape as people draw it: 15-70 % of the side, anywhere, flat or lightly shaded,
+    optionally outlined or rotated, on a light, dark or gradient background."""
+    ss = 4
+    big = size * ss
+    background = _wide_background(size, rng)
+    extent = rng.uniform(0.15, 0.70)  # the shape's width as a fraction of the side
+    radius = extent / 2 * big
+    margin = radius * 1.08
+    cx, cy = rng.uniform(margin, big - margin, 2)
+    angle = math.radians(rng.uniform(-45, 45)) if rng.random() < 0.5 else 0.0
+    rot = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+    pts = [tuple(p) for p in _outline(shape, 96) @ rot.T * radius + (cx, cy)]
+    mask = Image.new("L", (big, big), 0)
+    ImageDraw.Draw(mask).polygon(pts, fill=255)
+    fill = np.asarray(paint_rgb(colour, rng), np.float32) * 255
+    colour_img = np.broadcast_to(fill, (size, size, 3)).astype(np.float32)
+    if rng.random() < 0.4:  # lightly shaded: brightness varies by up to ±18 % across it
+        yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+        a = rng.uniform(0, 2 * np.pi)
+        t = (xx - cx / big) * np.cos(a) + (yy - cy / big) * np.sin(a)
+        shade = 1 + rng.uniform(0.05, 0.18) * t / max(extent / 2, 1e-3)
+        colour_img = np.clip(colour_img * np.clip(shade, 0.8, 1.2)[..., None], 0, 255)
+    alpha = np.asarray(mask.resize((size, size), Image.Resampling.BOX), np.float32) / 255
+    out = background * (1 - alpha[..., None]) + colour_img * alpha[..., None]
+    if rng.random() < 0.3:  # an outline, dark, white or a darker shade of the fill
+        line = Image.new("L", (big, big), 0)
+        width = max(ss, int(rng.uniform(0.01, 0.035) * big))
+        ImageDraw.Draw(line).line([*pts, pts[0], pts[1]], fill=255, width=width,
+                                  joint="curve")
+        line_alpha = np.asarray(line.resize((size, size), Image.Resampling.BOX),
+                                np.float32)[..., None] / 255
+        kind = rng.integers(3)
+        ink = (np.full(3, rng.uniform(0, 50)) if kind == 0 else
+               np.full(3, rng.uniform(225, 255)) if kind == 1 else fill * 0.55)
+        out = out * (1 - line_alpha) + ink * line_alpha
+    image = Image.fromarray(np.clip(out, 0, 255).astype(np.uint8), "RGB")
+    if rng.random() < 0.15:
+        image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 0.8)))
+    if rng.random() < 0.2:
+        arr = np.asarray(image, np.float32) + rng.normal(0, rng.uniform(1, 5), (size, size, 1))
+        image = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")
+    return image
+
+
 def write_dataset(folder: str | Path, n: int, seed: int, size: int = 128,
-                  suffix: str = ".jpg") -> list[Item]:
+                  suffix: str = ".jpg", style: str = "classic") -> list[Item]:
     """Write `n` images cycling over every shape×colour, named `red_circle_0001.jpg`.
 
     Returns what each file shows, so a test can check search and tagging results.
@@ -319,7 +405,7 @@ def write_dataset(folder: str | Path, n: int, seed: int, size: int = 128,
     for i in range(n):
         shape, colour = combos[i % len(combos)]
         path = folder / f"{colour}_{shape}_{i:04d}{suffix}"
-        image = render_shape(shape, colour, rng, size)
+        image = render_shape(shape, colour, rng, size, style)
         if suffix.lower() in (".jpg", ".jpeg"):
             image.save(path, quality=92)
         else:

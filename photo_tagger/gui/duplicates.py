@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from photo_tagger.config import DUPLICATE_THRESHOLD
+from photo_tagger.config import duplicate_threshold
 from photo_tagger.core.browse import plural
 from photo_tagger.core.search import Searcher, SearchResult
 from photo_tagger.core.store import Library
@@ -69,7 +69,7 @@ class DuplicatesDialog(QDialog):
         self.threshold.setRange(0.5, 1.0)
         self.threshold.setDecimals(4)
         self.threshold.setSingleStep(0.0025)
-        self.threshold.setValue(DUPLICATE_THRESHOLD)
+        self.threshold.setValue(duplicate_threshold(context.reader.model_id))
         self.threshold.setToolTip("Cosine similarity of the photos' vectors; 1.0 is identical.")
         top.addWidget(self.threshold)
         self.find_button = QPushButton("Find Duplicates", self)

@@ -80,6 +80,7 @@ from photo_tagger.core.query import SYNTAX
 from photo_tagger.core.search import SearchAnswer, SearchResult
 from photo_tagger.core.store import Library
 from photo_tagger.core.switch import SwitchProgress, needs_background_switch, switch_notice
+from photo_tagger.demo.samples import SAMPLE_QUERY, sample_folder, write_samples
 from photo_tagger.gui.bridge import ServiceBridge
 from photo_tagger.gui.context import WindowContext
 from photo_tagger.gui.icons import app_icon
@@ -123,6 +124,7 @@ class MainWindow(QMainWindow):
         # Small reads only; writes go to the service, and SQLite refuses any on this one.
         self.reader = Library(library_path(home), read_only=True)
         self._closed = False
+        self._query_when_idle = False  # a query typed for the user waits for indexing
         self.browse = BrowseController()  # what to list, and which answers still count
         self._pending_count = 0  # from the last sidebar counts: no GROUP BY on this thread
         self.known_tags: list[str] = []  # likewise, for the tag completers
@@ -214,6 +216,7 @@ class MainWindow(QMainWindow):
         self.pages = QStackedWidget(central)
         self.welcome = WelcomePage(self)
         self.welcome.add_button.clicked.connect(self.choose_folder)
+        self.welcome.sample_button.clicked.connect(self.try_samples)
         self.pages.addWidget(self.welcome)
 
         browser = QSplitter(Qt.Orientation.Horizontal, self.pages)
@@ -881,6 +884,22 @@ class MainWindow(QMainWindow):
         self.pages.setCurrentIndex(1)
         self.state_label.setText(STATE_TEXT["scanning"])
 
+    def try_samples(self) -> None:
+        """Write the sample photos (on the service thread), index them with the demo
+        model and type the example query; it runs again once indexing is done."""
+        folder = sample_folder(self.home)
+
+        def written(result: object, error: BaseException | None) -> None:
+            if error is not None:
+                self.statusBar().showMessage(f"Could not write sample photos: {error}", 10000)
+                return
+            if self.reader.model_id != DEMO_MODEL_NAME:
+                self.use_model(DEMO_MODEL_NAME)
+            self.add_folder(folder)
+            self.search.setText(SAMPLE_QUERY)
+            self._query_when_idle = True
+
+        self.bridge.submit(lambda library, indexer: write_samples(folder), written)
 
     def choose_model_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(
@@ -933,6 +952,9 @@ class MainWindow(QMainWindow):
         self.pause_button.blockSignals(False)
         if state == "idle":
             self.refresh_timer.start()
+            if self._query_when_idle:  # the sample photos are in: show the example query
+                self._query_when_idle = False
+                self.run_query()
 
     def _show_state(self) -> None:
         """The state in words, with what waits; progress events replace it while indexing."""

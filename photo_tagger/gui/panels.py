@@ -52,9 +52,16 @@ class WelcomePage(QWidget):
         self.add_button.setObjectName("primaryButton")
         self.add_button.setDefault(True)
         self.add_button.setMinimumHeight(40)
+        # Offline and without photos at hand: shapes the demo model knows, indexed at once.
+        self.sample_button = QPushButton("Try it with sample photos", self)
+        self.sample_button.setMinimumHeight(40)
+        self.sample_button.setToolTip(
+            "Draws 65 pictures of coloured shapes (a few with resized copies) in the app's "
+            "data folder and indexes them with the small offline demo model.")
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(self.add_button)
+        buttons.addWidget(self.sample_button)
         buttons.addStretch(1)
         layout.addSpacing(12)
         layout.addLayout(buttons)
