@@ -12,6 +12,7 @@ import numpy as np
 from photo_tagger.core.embedder import Embedder
 from photo_tagger.core.images import hash_distance, load_image
 from photo_tagger.core.store import Library
+from photo_tagger.core.vector_index import VectorIndex
 
 # Perceptual-hash bits (of 64) by which two near-duplicates may differ.
 DUPLICATE_HASH_DISTANCE = 10
@@ -65,43 +66,6 @@ def parse_query(query: str) -> ParsedQuery:
 def format_tag_filter(tag: str) -> str:
     """The query text that filters by `tag` (quoted when it has spaces)."""
     return f'tag:"{tag}"' if " " in tag else f"tag:{tag}"
-
-
-class VectorIndex:
-    """Every photo vector in one float32 matrix: exact cosine search by a matrix-vector
-    product (about 1 ms per 10k photos here, far below sqlite-vec 0.1.9's scan; see
-    docs/ARCHITECTURE.md). Reloaded when the library's vector generation moves."""
-
-    def __init__(self) -> None:
-        self.ids = np.zeros(0, dtype=np.int64)
-        self.matrix = np.zeros((0, 0), dtype=np.float32)
-        self.generation = -1
-
-    def refresh(self, library: Library) -> None:
-        generation = library.vectors_generation()
-        if generation != self.generation:
-            self.ids, self.matrix = library.all_vectors()
-            self.generation = generation
-
-    def nearest(self, query: np.ndarray, limit: int,
-                allowed: set[int] | None = None,
-                exclude: set[int] | None = None) -> list[tuple[int, float]]:
-        if len(self.ids) == 0 or limit <= 0:
-            return []
-        scores = self.matrix @ query.astype(np.float32)
-        if allowed is not None or exclude:
-            mask = np.ones(len(self.ids), dtype=bool)
-            if allowed is not None:
-                mask &= np.isin(self.ids, np.fromiter(allowed, dtype=np.int64))
-            if exclude:
-                mask &= ~np.isin(self.ids, np.fromiter(exclude, dtype=np.int64))
-            scores = np.where(mask, scores, -np.inf)
-        count = min(limit, int(np.isfinite(scores).sum()))
-        if count == 0:
-            return []
-        top = np.argpartition(-scores, count - 1)[:count]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(int(self.ids[i]), float(scores[i])) for i in top]
 
 
 class Searcher:

@@ -6,7 +6,8 @@ Every read and write of the library goes through here, so the SQL lives in one p
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -474,11 +475,15 @@ class Library:
         matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
         return ids, matrix.reshape(len(rows), dim).copy()
 
-    def _vectors_from_chunks(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
-        chunks = []
-        for chunk_id, size, validity, rowids in self.conn.execute(
+    def _vec0_chunks(self, dim: int, every: int = 1
+                     ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(ids of valid rows, the chunk's vectors, validity) per vec0 chunk; `every` > 1
+        reads one chunk in `every` (a sample, for training an index)."""
+        for number, (chunk_id, size, validity, rowids) in enumerate(self.conn.execute(
             "SELECT chunk_id, size, validity, rowids FROM photo_vectors_chunks ORDER BY chunk_id"
-        ):
+        ).fetchall()):
+            if number % every:
+                continue
             vectors = self.conn.execute(
                 "SELECT vectors FROM photo_vectors_vector_chunks00 WHERE rowid = ?", (chunk_id,)
             ).fetchone()[0]
@@ -486,7 +491,48 @@ class Library:
                                   bitorder="little")[:size].astype(bool)
             chunk_ids = np.frombuffer(rowids, dtype=np.int64)[:size]
             chunk_vectors = np.frombuffer(vectors, dtype=np.float32).reshape(size, dim)
-            chunks.append((chunk_ids[valid], chunk_vectors, valid))
+            yield chunk_ids[valid], chunk_vectors, valid
+
+    def vector_batches(self, every: int = 1) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Every vector as (ids, vectors) a vec0 chunk (1024 rows) at a time, without the
+        whole matrix in memory (building an on-disk index of 1M photos); `every` > 1 gives
+        a sample of whole chunks."""
+        dim = self.dimension
+        if not dim or not self._has_vec_table():
+            return
+        for ids, vectors, valid in self._vec0_chunks(dim, every):
+            yield ids.copy(), vectors[valid]
+
+    def vectors_of(self, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(ids found, vectors) of a few photos, through sqlite-vec's documented SQL."""
+        dim = self.dimension or 0
+        found: list[int] = []
+        blobs: list[bytes] = []
+        if dim and self._has_vec_table():
+            wanted = [int(i) for i in ids]
+            for start in range(0, len(wanted), 500):
+                part = wanted[start:start + 500]
+                for photo_id, blob in self.conn.execute(
+                        "SELECT photo_id, embedding FROM photo_vectors WHERE photo_id IN "
+                        f"({','.join('?' * len(part))})", part):
+                    found.append(photo_id)
+                    blobs.append(blob)
+        matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(found), dim)
+        return np.array(found, dtype=np.int64), matrix.copy()
+
+    def vector_signatures(self) -> tuple[np.ndarray, np.ndarray]:
+        """(photo ids, a 32-bit checksum of each content hash) of the indexed photos: a
+        vector changes only with its file's content (or the model, which drops them all),
+        so an index kept elsewhere finds what to add, drop and rewrite from these alone."""
+        rows = self.conn.execute(
+            "SELECT id, content_hash FROM photos WHERE status = 'indexed'").fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        sums = np.fromiter((zlib.crc32((r[1] or "").encode()) for r in rows),
+                           dtype=np.uint32, count=len(rows))
+        return ids, sums
+
+    def _vectors_from_chunks(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        chunks = list(self._vec0_chunks(dim))
         # Filled chunk by chunk rather than concatenated: one 300 MB copy held the GIL, and
         # so the window, for 60 ms while this ran beside it during the model load.
         total = sum(len(ids) for ids, _, _ in chunks)
