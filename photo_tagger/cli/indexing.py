@@ -17,8 +17,10 @@ from photo_tagger.cli.common import (
     json_text,
     model_for,
     open_library,
+    vector_store_for,
 )
 from photo_tagger.core.indexer import Indexer, IndexProgress
+from photo_tagger.core.milvus_store import sync_library
 
 
 class ProgressBar:
@@ -68,6 +70,12 @@ def cmd_index(args: argparse.Namespace) -> int:
         with open_library(args) as library:
             indexer = Indexer(library, model_for(args, library), on_event=progress)
             summary = indexer.index_folders(folders)
+            store = vector_store_for(args, library)
+            if store is not None:
+                # This desktop writes the folders it indexed (one writer per folder).
+                with store:
+                    for folder in folders:
+                        sync_library(library, store, str(folder.resolve()))
     finally:
         progress.close()
     if args.json:

@@ -15,8 +15,10 @@ from photo_tagger.cli.common import (
     positive_int,
     print_results,
     searcher_for,
+    vector_store_for,
 )
 from photo_tagger.core.images import UnreadableImage
+from photo_tagger.core.milvus_store import search_library
 from photo_tagger.core.search import Searcher, parse_query
 
 
@@ -24,8 +26,17 @@ def cmd_search(args: argparse.Namespace) -> int:
     with open_library(args) as library:
         needs_model = parse_query(args.query).has_text
         searcher = searcher_for(args, library, needs_model)
-        results = searcher.search(args.query, limit=args.limit, folder=args.folder,
-                                  tags=args.tag)
+        store = vector_store_for(args, library) if needs_model else None
+        if store is None:
+            results = searcher.search(args.query, limit=args.limit, folder=args.folder,
+                                      tags=args.tag)
+        else:  # tags and folder filter inside Milvus
+            parsed = parse_query(args.query)
+            tags = [library.tag_for_name(t) for t in parsed.tags + args.tag]
+            folder = str(Path(args.folder).resolve()) if args.folder else None
+            with store:
+                results = search_library(library, store, searcher.query_vector(parsed),
+                                         args.limit, tags=tags, folder=folder)
     print_results(results, args.json)
     return 0
 

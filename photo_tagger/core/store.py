@@ -260,6 +260,18 @@ class Library:
         ).fetchone()
         return Photo(*row) if row else None
 
+    def indexed_photos_with_hashes(self, hashes: Sequence[str]) -> dict[str, list[Photo]]:
+        """The indexed photos holding each content hash (a vector store's keys)."""
+        found: dict[str, list[Photo]] = {}
+        for start in range(0, len(hashes), 500):
+            part = list(hashes[start:start + 500])
+            for row in self.conn.execute(
+                    f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE status = 'indexed' AND "
+                    f"content_hash IN ({','.join('?' * len(part))}) ORDER BY path", part):
+                photo = Photo(*row)
+                found.setdefault(photo.content_hash or "", []).append(photo)
+        return found
+
     def mark_pending(self, path: str, folder_id: int | None) -> int:
         """Record a photo that is waiting for the model; keeps an existing row's id."""
         self.conn.execute(
