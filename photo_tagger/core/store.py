@@ -536,10 +536,12 @@ class Library:
         """(photo ids, a 32-bit checksum of each content hash) of the indexed photos: a
         vector changes only with its file's content (or the model, which drops them all),
         so an index kept elsewhere finds what to add, drop and rewrite from these alone."""
+        # As bytes: the text converter (non-UTF-8 paths) costs 7 s a million rows.
         rows = self.conn.execute(
-            "SELECT id, content_hash FROM photos WHERE status = 'indexed'").fetchall()
+            "SELECT id, CAST(content_hash AS BLOB) FROM photos WHERE status = 'indexed'"
+        ).fetchall()
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        sums = np.fromiter((zlib.crc32((r[1] or "").encode()) for r in rows),
+        sums = np.fromiter((zlib.crc32(r[1] or b"") for r in rows),
                            dtype=np.uint32, count=len(rows))
         return ids, sums
 
