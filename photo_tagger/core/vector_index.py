@@ -114,7 +114,6 @@ class FaissBackend:
         index.by_residual = False
         index.cp.niter = 10  # k-means converges enough for probing; 25 doubles the build
         index.train(sample)
-        index.set_direct_map_type(faiss.DirectMap.Hashtable)
         for batch_ids, vectors in library.vector_batches():
             index.add_with_ids(np.ascontiguousarray(vectors), batch_ids)
         nprobe = _calibrate(index, sample, nlist)
@@ -167,6 +166,10 @@ class FaissBackend:
         wanted = wanted[np.isin(wanted, self.ids)]
         if len(wanted) == 0:
             return []
+        if self.is_ivf and self.index.direct_map.type == 0:
+            # id → position, built on the first restricted search (not saved, and not
+            # at load: building it for 1M photos costs seconds before the first search).
+            self.index.set_direct_map_type(_faiss().DirectMap.Hashtable)
         vectors = self.index.reconstruct_batch(wanted)
         return top_k(wanted, vectors @ query, limit)
 
@@ -273,8 +276,6 @@ class FaissBackend:
             return None
         if index.ntotal != len(ids):
             return None
-        if meta["nprobe"] > 0:
-            index.set_direct_map_type(_faiss().DirectMap.Hashtable)
         return cls(index, int(meta["nprobe"]), ids, sums)
 
 
