@@ -25,10 +25,14 @@ venv: $(BIN)/photo-tagger
 run: venv
 	$(BIN)/photo-tagger
 
-# exiftool reads back the XMP sidecars in the tests; installed here when missing.
+# exiftool reads back the XMP sidecars in the tests, and capsh runs the permission tests as
+# a normal user would; installed here when missing.
 test: venv
 	@command -v exiftool >/dev/null || (apt-get update -qq && apt-get install -y -qq libimage-exiftool-perl >/dev/null)
+	@command -v capsh >/dev/null || (apt-get update -qq && apt-get install -y -qq libcap2-bin >/dev/null)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/mypy --strict photo_tagger/core
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
 lint: venv

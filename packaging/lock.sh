@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Write packaging/requirements.lock: exact versions of everything the app, the tests and the
-# installer build install (pyproject's dependencies and its dev and package extras, plus
+# installer build install (pyproject's dependencies and its dev, package and milvus extras, plus
 # packaging/lock/pins.in), resolved by pip-compile for this platform and Python.
 #   bash packaging/lock.sh                    keep today's pins, add what pyproject now asks for
 #   bash packaging/lock.sh --upgrade          every package to its newest allowed release
@@ -15,7 +15,7 @@ LOCK=packaging/requirements.lock
 # with the locked setuptools. Index URLs stay out of the file: they are this machine's.
 "$VENV/bin/pip-compile" --quiet --allow-unsafe --strip-extras \
     --no-emit-index-url --no-emit-find-links --no-emit-trusted-host \
-    --extra dev --extra package \
+    --extra dev --extra package --extra milvus \
     --output-file "$LOCK" "$@" pyproject.toml packaging/lock/pins.in \
     2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 

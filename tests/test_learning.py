@@ -120,18 +120,28 @@ def test_a_known_label_keeps_its_prior_and_every_decision_retrains(demo, capsys)
     hearts = {p for p, (shape, _) in truth.items() if shape == "heart"}
     # With no examples the classifier is the zero-shot one.
     assert learned == zero_shot
-    # A decision retrains at once: the classifier changes and re-tags the library.
-    wrong = sorted(set(truth) - hearts)[:2]
+    before = precision_recall(learned, hearts)
+    # A decision retrains at once: the user untags two photos it got wrong, and the
+    # classifier changes and re-tags the library.
+    wrong = sorted(learned - hearts)[:2]
+    assert len(wrong) == 2, before
     out = run(capsys, home, "untag", *wrong, "heart")
     assert "retrained" in out
     with Library(home / "library.db") as library:
         assert library.learned_version() > version
         assert library.learned_tag("heart").examples == 2  # type: ignore[union-attr]
-        precision, recall = precision_recall(with_tag(library, "heart"), hearts)
+        tagged_after = with_tag(library, "heart")
+        precision, recall = precision_recall(tagged_after, hearts)
         # The labels editor's live count follows the classifier, at the tried threshold.
         count, total = tagger.would_tag(library, None, "heart", "unused {label}", 0.5)  # type: ignore[arg-type]
         assert (count, total) == (len(with_tag(library, "heart", "learned")), 120)
-    assert precision >= 0.9 and recall >= 0.9, (precision, recall)
+    def f1(p: float, r: float) -> float:
+        return 2 * p * r / (p + r)
+
+    # Two corrections buy precision (0.88 → 0.95 measured) for at most one heart of 24.
+    assert not set(wrong) & tagged_after
+    assert f1(precision, recall) > f1(*before), (before, precision, recall)
+    assert precision >= 0.9 and recall >= 0.85, (precision, recall)
 
 
 def test_manual_decisions_always_win_for_their_photo(demo) -> None:

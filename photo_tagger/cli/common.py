@@ -11,6 +11,7 @@ from typing import Any
 
 from photo_tagger.config import DEFAULT_MODEL, requested_model
 from photo_tagger.core.embedder import Embedder
+from photo_tagger.core.milvus_store import MilvusStore, VectorStoreError, requested_vector_store
 from photo_tagger.core.search import Searcher, SearchResult
 from photo_tagger.core.store import Library
 from photo_tagger.core.switch import canonical_model_id
@@ -69,7 +70,8 @@ class CommandParser(argparse.ArgumentParser):
 
 
 def add_common_options(parser: argparse.ArgumentParser, top_level: bool = False) -> None:
-    """`--home` and `--model`, accepted before and after the command's name."""
+    """`--home`, `--model` and `--vector-store`, accepted before and after the command's
+    name."""
     # Sub-commands must not reset a value given before the command name.
     default = None if top_level else argparse.SUPPRESS
     parser.add_argument(
@@ -79,6 +81,10 @@ def add_common_options(parser: argparse.ArgumentParser, top_level: bool = False)
         "--model", default=default,
         help="SigLIP 2 hub id, model folder, or 'demo:shapes' (default: $PHOTO_TAGGER_MODEL, "
              f"the library's model, or {DEFAULT_MODEL})")
+    parser.add_argument(
+        "--vector-store", default=default, metavar="STORE",
+        help="keep vectors also in Milvus: milvus://HOST:PORT or milvus-lite:PATH (default: "
+             "$PHOTO_TAGGER_VECTOR_STORE or the library's setting; none: the library alone)")
 
 
 def positive_int(text: str) -> int:
@@ -110,6 +116,18 @@ def open_library(args: argparse.Namespace) -> Library:
 def model_for(args: argparse.Namespace, library: Library) -> str:
     """The model to use: the one asked for now, else the library's, else the default."""
     return requested_model(args.model) or library.model_id or DEFAULT_MODEL
+
+
+def vector_store_for(args: argparse.Namespace, library: Library) -> MilvusStore | None:
+    """The Milvus store asked for (option, environment, setting), opened for the library's
+    model; None when the vectors live in the library alone."""
+    try:
+        spec = requested_vector_store(getattr(args, "vector_store", None), library)
+        if spec is None or not library.model_id or not library.dimension:
+            return None
+        return MilvusStore(spec, library.model_id, library.dimension)
+    except VectorStoreError as exc:
+        raise CommandError(str(exc)) from exc
 
 
 def searcher_for(args: argparse.Namespace, library: Library, need_model: bool) -> Searcher:

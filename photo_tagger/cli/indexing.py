@@ -16,10 +16,12 @@ from photo_tagger.cli.common import (
     add_common_options,
     json_text,
     open_library,
+    vector_store_for,
 )
 from photo_tagger.config import DEFAULT_MODEL, requested_model
 from photo_tagger.core.embedder import Embedder
 from photo_tagger.core.indexer import Indexer, IndexProgress
+from photo_tagger.core.milvus_store import sync_library
 from photo_tagger.core.store import Library
 from photo_tagger.core.switch import (
     ModelSwitch,
@@ -82,6 +84,12 @@ def cmd_index(args: argparse.Namespace) -> int:
             summary = indexer.index_folders(folders)
             if switch_to is not None and not summary.cancelled:
                 switched = _switch(library, switch_to, progress)
+            store = vector_store_for(args, library)
+            if store is not None:
+                # This desktop writes the folders it indexed (one writer per folder).
+                with store:
+                    for folder in folders:
+                        sync_library(library, store, str(folder.resolve()))
     finally:
         progress.close()
     if args.json:

@@ -17,6 +17,7 @@ from photo_tagger.cli.common import (
     positive_int,
     print_results,
     searcher_for,
+    vector_store_for,
 )
 from photo_tagger.config import (
     CLI_SEARCH_LIMIT,
@@ -26,6 +27,7 @@ from photo_tagger.config import (
 )
 from photo_tagger.core import search_socket
 from photo_tagger.core.images import UnreadableImage
+from photo_tagger.core.milvus_store import search_library
 from photo_tagger.core.search import (
     QueryError,
     SearchAnswer,
@@ -38,6 +40,8 @@ from photo_tagger.paths import home_dir
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    if _search_shared_store(args):
+        return 0
     try:
         answer = _ask_service(args)
         if answer is None:  # no service running: search here, with the model if needed
@@ -53,6 +57,24 @@ def cmd_search(args: argparse.Namespace) -> int:
     else:
         _print_answer(answer, args.all)
     return 0
+
+
+def _search_shared_store(args: argparse.Namespace) -> bool:
+    """With a shared vector store (`--vector-store milvus://…`), text queries rank there,
+    tags and folder filtered inside Milvus; False when the library uses none."""
+    with open_library(args) as library:
+        parsed = parse_query(args.query)
+        store = vector_store_for(args, library) if parsed.has_text else None
+        if store is None:
+            return False
+        searcher = searcher_for(args, library, need_model=True)
+        tags = [library.tag_for_name(t) for t in parsed.tags + args.tag]
+        folder = str(Path(args.folder).resolve()) if args.folder else None
+        with store:
+            results = search_library(library, store, searcher.query_vector(parsed),
+                                     args.limit, tags=tags, folder=folder)
+    print_results(results, args.json)
+    return True
 
 
 def _ask_service(args: argparse.Namespace) -> SearchAnswer | None:

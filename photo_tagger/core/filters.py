@@ -8,15 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
+from photo_tagger.config import duplicate_threshold
 from photo_tagger.core.query import TYPE_EXTENSIONS, SearchQuery, format_tag_filter
 from photo_tagger.core.store import Library
 from photo_tagger.paths import folder_prefixes
 
 # Perceptual-hash bits (of 64) by which two near-duplicates may differ.
 DUPLICATE_HASH_DISTANCE = 10
-# Cosine from which two photos are near-duplicates (also `duplicates`' default).
-DUPLICATE_COSINE = 0.95
-
 # A photo's date as sortable text, 'YYYY-MM-DD HH:MM:SS': the EXIF date taken
 # ('2024:06:01 12:00:00', colons in the date) when it looks like one, else the file's
 # modification time in local time.
@@ -86,7 +84,8 @@ def indexed_by_date(library: Library, allowed: set[int] | None) -> list[tuple[in
 def duplicate_ids(library: Library, ids: np.ndarray, matrix: np.ndarray,
                   positions: np.ndarray, chunk: int = 1024) -> set[int]:
     """The photos at `positions` (rows of `matrix`) that have a near-duplicate anywhere
-    in the library: the `duplicates` pair rule (cosine ≥ DUPLICATE_COSINE and perceptual
+    in the library: the `duplicates` pair rule (cosine ≥ the model kind's
+    `duplicate_threshold`, the same default the duplicates view uses, and perceptual
     hashes within DUPLICATE_HASH_DISTANCE bits, either hash unknown counting as agreeing).
     Cost: len(positions) × library dot products."""
     hashes = dict(library.conn.execute(
@@ -95,11 +94,12 @@ def duplicate_ids(library: Library, ids: np.ndarray, matrix: np.ndarray,
     known = np.array([hashes.get(int(i)) is not None for i in ids])
     bits = np.array([(hashes.get(int(i)) or 0) & 0xFFFFFFFFFFFFFFFF for i in ids],
                     dtype=np.uint64)
+    threshold = duplicate_threshold(library.model_id)
     found: set[int] = set()
     for start in range(0, len(positions), chunk):
         rows_at = positions[start:start + chunk]
         block = matrix[rows_at] @ matrix.T
-        rows, cols = np.nonzero(block >= DUPLICATE_COSINE)
+        rows, cols = np.nonzero(block >= threshold)
         pairs = rows_at[rows] != cols  # a photo is not its own duplicate
         rows, cols = rows[pairs], cols[pairs]
         left = rows_at[rows]

@@ -20,6 +20,7 @@ from photo_tagger.core.relevance import match_cosine, match_probability
 from photo_tagger.core.store import Library
 from photo_tagger.core.tagger import probability
 from photo_tagger.core.textcache import TextVectors
+from photo_tagger.core.vector_index import VectorIndex
 
 # Names other modules import from here.
 __all__ = ["DUPLICATE_HASH_DISTANCE", "Explanation", "ParsedQuery", "QueryError",
@@ -60,43 +61,6 @@ class SearchAnswer:
     weaker: int  # candidates below the cutoff ("Show 1,203 weaker matches")
     removed: int  # candidates a NOT phrase removed
     cutoff: float | None  # the probability at which matches end; None without text
-
-class VectorIndex:
-    """Every photo vector in one float32 matrix: exact cosine search by a matrix-vector
-    product (about 1 ms per 10k photos here, far below sqlite-vec 0.1.9's scan; see
-    docs/ARCHITECTURE.md). Reloaded when the library's vector generation moves."""
-
-    def __init__(self) -> None:
-        self.ids = np.zeros(0, dtype=np.int64)
-        self.matrix = np.zeros((0, 0), dtype=np.float32)
-        self.generation = -1
-
-    def refresh(self, library: Library) -> None:
-        generation = library.vectors_generation()
-        if generation != self.generation:
-            self.ids, self.matrix = library.all_vectors()
-            self.generation = generation
-
-    def nearest(self, query: np.ndarray, limit: int,
-                allowed: set[int] | None = None,
-                exclude: set[int] | None = None) -> list[tuple[int, float]]:
-        if len(self.ids) == 0 or limit <= 0:
-            return []
-        scores = self.matrix @ query.astype(np.float32)
-        if allowed is not None or exclude:
-            mask = np.ones(len(self.ids), dtype=bool)
-            if allowed is not None:
-                mask &= np.isin(self.ids, np.fromiter(allowed, dtype=np.int64))
-            if exclude:
-                mask &= ~np.isin(self.ids, np.fromiter(exclude, dtype=np.int64))
-            scores = np.where(mask, scores, -np.inf)
-        count = min(limit, int(np.isfinite(scores).sum()))
-        if count == 0:
-            return []
-        top = np.argpartition(-scores, count - 1)[:count]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(int(self.ids[i]), float(scores[i])) for i in top]
-
 
 class Searcher:
     """Answers queries for one library; holds the vector index and, when given or loaded,

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection, Iterable, Sequence
+import zlib
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -402,6 +403,18 @@ class Library:
         ).fetchone()
         return Photo(*row) if row else None
 
+    def indexed_photos_with_hashes(self, hashes: Sequence[str]) -> dict[str, list[Photo]]:
+        """The indexed photos holding each content hash (a vector store's keys)."""
+        found: dict[str, list[Photo]] = {}
+        for start in range(0, len(hashes), 500):
+            part = list(hashes[start:start + 500])
+            for row in self.conn.execute(
+                    f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE status = 'indexed' AND "
+                    f"content_hash IN ({','.join('?' * len(part))}) ORDER BY path", part):
+                photo = Photo(*row)
+                found.setdefault(photo.content_hash or "", []).append(photo)
+        return found
+
     def mark_pending(self, path: str, folder_id: int | None) -> int:
         """Record a photo that is waiting for the model; keeps an existing row's id."""
         self.conn.execute(
@@ -636,18 +649,7 @@ class Library:
         private layout, so pyproject pins sqlite-vec exactly and tests/test_db.py calls this
         directly: a release that changes the layout fails a test instead of going slow.
         """
-        chunks = []
-        for chunk_id, size, validity, rowids in self.conn.execute(
-            f"SELECT chunk_id, size, validity, rowids FROM {table}_chunks ORDER BY chunk_id"
-        ):
-            vectors = self.conn.execute(
-                f"SELECT vectors FROM {table}_vector_chunks00 WHERE rowid = ?", (chunk_id,)
-            ).fetchone()[0]
-            valid = np.unpackbits(np.frombuffer(validity, dtype=np.uint8),
-                                  bitorder="little")[:size].astype(bool)
-            chunk_ids = np.frombuffer(rowids, dtype=np.int64)[:size]
-            chunk_vectors = np.frombuffer(vectors, dtype=np.float32).reshape(size, dim)
-            chunks.append((chunk_ids[valid], chunk_vectors, valid))
+        chunks = list(self._vec0_chunks(dim, table=table))
         # Filled chunk by chunk rather than concatenated: one 300 MB copy held the GIL, and
         # so the window, for 60 ms while this ran beside it during the model load.
         total = sum(len(ids) for ids, _, _ in chunks)
@@ -660,6 +662,64 @@ class Library:
             np.compress(valid, chunk_vectors, axis=0, out=matrix[position:end])
             position = end
         return all_ids, matrix
+
+    def _vec0_chunks(self, dim: int, every: int = 1, table: str = "photo_vectors"
+                     ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(ids of valid rows, the chunk's vectors, validity) per vec0 chunk; `every` > 1
+        reads one chunk in `every` (a sample, for training an index)."""
+        for number, (chunk_id, size, validity, rowids) in enumerate(self.conn.execute(
+            f"SELECT chunk_id, size, validity, rowids FROM {table}_chunks ORDER BY chunk_id"
+        ).fetchall()):
+            if number % every:
+                continue
+            vectors = self.conn.execute(
+                f"SELECT vectors FROM {table}_vector_chunks00 WHERE rowid = ?", (chunk_id,)
+            ).fetchone()[0]
+            valid = np.unpackbits(np.frombuffer(validity, dtype=np.uint8),
+                                  bitorder="little")[:size].astype(bool)
+            chunk_ids = np.frombuffer(rowids, dtype=np.int64)[:size]
+            chunk_vectors = np.frombuffer(vectors, dtype=np.float32).reshape(size, dim)
+            yield chunk_ids[valid], chunk_vectors, valid
+
+    def vector_batches(self, every: int = 1) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Every vector as (ids, vectors) a vec0 chunk (1024 rows) at a time, without the
+        whole matrix in memory (building an on-disk index of 1M photos); `every` > 1 gives
+        a sample of whole chunks."""
+        dim = self.dimension
+        if not dim or not self._has_vec_table():
+            return
+        for ids, vectors, valid in self._vec0_chunks(dim, every):
+            yield ids.copy(), vectors[valid]
+
+    def vectors_of(self, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(ids found, vectors) of a few photos, through sqlite-vec's documented SQL."""
+        dim = self.dimension or 0
+        found: list[int] = []
+        blobs: list[bytes] = []
+        if dim and self._has_vec_table():
+            wanted = [int(i) for i in ids]
+            for start in range(0, len(wanted), 500):
+                part = wanted[start:start + 500]
+                for photo_id, blob in self.conn.execute(
+                        "SELECT photo_id, embedding FROM photo_vectors WHERE photo_id IN "
+                        f"({','.join('?' * len(part))})", part):
+                    found.append(photo_id)
+                    blobs.append(blob)
+        matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(found), dim)
+        return np.array(found, dtype=np.int64), matrix.copy()
+
+    def vector_signatures(self) -> tuple[np.ndarray, np.ndarray]:
+        """(photo ids, a 32-bit checksum of each content hash) of the indexed photos: a
+        vector changes only with its file's content (or the model, which drops them all),
+        so an index kept elsewhere finds what to add, drop and rewrite from these alone."""
+        # As bytes: the text converter (non-UTF-8 paths) costs 7 s a million rows.
+        rows = self.conn.execute(
+            "SELECT id, CAST(content_hash AS BLOB) FROM photos WHERE status = 'indexed'"
+        ).fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        sums = np.fromiter((zlib.crc32(r[1] or b"") for r in rows),
+                           dtype=np.uint32, count=len(rows))
+        return ids, sums
 
     def vector_count(self) -> int:
         if not self._has_vec_table():

@@ -18,6 +18,7 @@ from photo_tagger.config import (
 )
 from photo_tagger.core.embedder import Embedder
 from photo_tagger.core.store import Label, Library
+from photo_tagger.core.vector_index import stored_vectors
 
 # A new library starts with these everyday concepts; the user edits them freely.
 DEFAULT_LABELS = [
@@ -337,10 +338,14 @@ def tag_photos(library: Library, matrix: LabelMatrix, photo_ids: Sequence[int],
 
 def retag_library(library: Library, matrix: LabelMatrix) -> int:
     """Re-tag every photo from its stored vector after a label change: one matrix product,
-    no image opened. Manual decisions stay. Returns the number of automatic tags written."""
-    ids, vectors = library.all_vectors()
-    allowed = folder_permissions(library, ids.tolist())
-    rows = tag_rows(matrix, ids.tolist(), vectors, allowed)
+    no image opened. Manual decisions stay. Returns the number of automatic tags written.
+    A large library is read from its FAISS index's 8-bit codes, a batch at a time."""
+    indexed = [r[0] for r in library.conn.execute(
+        "SELECT id FROM photos WHERE status = 'indexed'")]
+    allowed = folder_permissions(library, indexed)
+    rows: list[tuple[int, str, float]] = []
+    for ids, vectors in stored_vectors(library):
+        rows.extend(tag_rows(matrix, ids.tolist(), vectors, allowed))
     with library.transaction():
         # A manual row's score is refreshed below only where the label still passes.
         library.conn.execute("UPDATE tags SET score = NULL WHERE source = 'manual'")

@@ -1,0 +1,444 @@
+"""The in-memory vector index behind search: exact numpy for small libraries, FAISS (IVF
+with 8-bit codes, persisted beside the DB) from `FAISS_MIN_PHOTOS` up. No Qt here.
+
+sqlite-vec's `photo_vectors` table stays the durable store; the FAISS file is a cache of it,
+brought up to date at every `refresh` from the photos' content hashes (a vector changes only
+with its file's content), rebuilt when the model changes or too much moved.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from photo_tagger.core.store import Library
+
+# Below this many photos exact search is kept: it is exact, needs no build, and costs
+# ≤ 8 ms here at 50k (docs/PERFORMANCE.md); above, it grows to 220 ms at 1M.
+FAISS_MIN_PHOTOS = 50_000
+# Vectors written or dropped since the saved index above which it is rebuilt rather than
+# patched (reading one vector through vec0's SQL costs ~1 ms).
+PATCH_MAX_CHANGES = 5_000
+# Recall@50 the IVF search must reach on the library's own vectors at build time; where no
+# nprobe reaches it (vectors without structure, e.g. uniform random), a flat 8-bit scan.
+TARGET_RECALL = 0.95
+# Restricted searches (a folder, tags) over at most this many candidates score them all.
+EXACT_CANDIDATES_MAX = 20_000
+# A patched index is written back at most this often (the next start patches the rest).
+SAVE_INTERVAL_S = 30.0
+INDEX_FORMAT = 1
+
+
+class Backend(Protocol):
+    """One way to find nearest vectors; `ids` lists the photos it holds."""
+
+    ids: np.ndarray
+
+    def nearest(self, query: np.ndarray, limit: int, allowed: set[int] | None = None,
+                exclude: set[int] | None = None) -> list[tuple[int, float]]: ...
+
+
+def top_k(ids: np.ndarray, scores: np.ndarray, limit: int) -> list[tuple[int, float]]:
+    """The `limit` best (id, score) by score, ties by position; -inf scores are dropped."""
+    count = min(limit, int(np.isfinite(scores).sum()))
+    if count <= 0:
+        return []
+    top = np.argpartition(-scores, count - 1)[:count]
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return [(int(ids[i]), float(scores[i])) for i in top]
+
+
+class ExactBackend:
+    """Every vector in one float32 matrix; a matrix-vector product per query (1.2 ms per
+    10k photos here, memory-bandwidth bound)."""
+
+    def __init__(self, ids: np.ndarray, matrix: np.ndarray) -> None:
+        self.ids = ids
+        self.matrix = matrix
+
+    def nearest(self, query: np.ndarray, limit: int, allowed: set[int] | None = None,
+                exclude: set[int] | None = None) -> list[tuple[int, float]]:
+        if len(self.ids) == 0 or limit <= 0:
+            return []
+        scores = self.matrix @ query.astype(np.float32)
+        if allowed is not None or exclude:
+            mask = np.ones(len(self.ids), dtype=bool)
+            if allowed is not None:
+                mask &= np.isin(self.ids, np.fromiter(allowed, dtype=np.int64))
+            if exclude:
+                mask &= ~np.isin(self.ids, np.fromiter(exclude, dtype=np.int64))
+            scores = np.where(mask, scores, -np.inf)
+        return top_k(self.ids, scores, limit)
+
+
+def _faiss() -> Any:
+    import faiss  # imported on first use: small libraries never load it
+
+    return faiss
+
+
+class FaissBackend:
+    """An IVF index with 8-bit scalar codes (768 bytes a photo: 1M photos in ~0.8 GB), or a
+    flat 8-bit scan where IVF cannot reach `TARGET_RECALL`. Codes are not residuals, so
+    they decode without their list's centroid (`decoded_batches`, used by re-tagging)."""
+
+    def __init__(self, index: Any, nprobe: int, ids: np.ndarray, sums: np.ndarray) -> None:
+        self.index = index
+        self.nprobe = nprobe
+        self.ids = ids  # photo ids held, sorted
+        self.sums = sums  # content-hash checksums, aligned with ids
+
+    # -- building -------------------------------------------------------------------------
+    @classmethod
+    def build(cls, library: Library, ids: np.ndarray, sums: np.ndarray) -> FaissBackend:
+        """Train on a sample of whole vec0 chunks, then add every vector chunk by chunk, so
+        the float32 matrix (3 GB at 1M) is never held at once."""
+        faiss = _faiss()
+        dim = int(library.dimension or 0)
+        count = len(ids)
+        nlist = max(16, int(np.sqrt(count)))
+        wanted = min(count, 40 * nlist)
+        every = max(1, count // max(wanted, 1))
+        sample = np.concatenate([v for _, v in library.vector_batches(every)] or
+                                [np.zeros((0, dim), np.float32)])
+        quantizer = faiss.IndexFlatIP(dim)
+        index = faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist,
+                                              faiss.ScalarQuantizer.QT_8bit,
+                                              faiss.METRIC_INNER_PRODUCT)
+        index.by_residual = False
+        index.cp.niter = 10  # k-means converges enough for probing; 25 doubles the build
+        index.train(sample)
+        for batch_ids, vectors in library.vector_batches():
+            index.add_with_ids(np.ascontiguousarray(vectors), batch_ids)
+        nprobe = _calibrate(index, sample, nlist)
+        if nprobe is None:
+            index = _flat_sq8(index, library)
+            nprobe = 0
+        order = np.argsort(ids)
+        return cls(index, nprobe, ids[order], sums[order])
+
+    # -- searching ------------------------------------------------------------------------
+    @property
+    def is_ivf(self) -> bool:
+        return self.nprobe > 0
+
+    def _search(self, query: np.ndarray, count: int, selector: Any = None,
+                nprobe: int | None = None) -> list[tuple[int, float]]:
+        faiss = _faiss()
+        params = None
+        if self.is_ivf:
+            params = faiss.SearchParametersIVF(nprobe=nprobe or self.nprobe, sel=selector)
+        elif selector is not None:
+            params = faiss.SearchParameters(sel=selector)
+        scores, ids = self.index.search(query[None, :], count, params=params)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def nearest(self, query: np.ndarray, limit: int, allowed: set[int] | None = None,
+                exclude: set[int] | None = None) -> list[tuple[int, float]]:
+        if len(self.ids) == 0 or limit <= 0:
+            return []
+        query = np.ascontiguousarray(query, dtype=np.float32)
+        exclude = exclude or set()
+        if allowed is not None:
+            allowed = allowed - exclude
+            if len(allowed) <= EXACT_CANDIDATES_MAX:
+                return self._score_candidates(query, allowed, limit)
+        count = min(len(self.ids), limit + len(exclude))
+        selector = None
+        if allowed is not None:
+            selector = _faiss().IDSelectorBatch(np.fromiter(allowed, dtype=np.int64))
+        hits = [h for h in self._search(query, count, selector) if h[0] not in exclude]
+        if len(hits) < limit and self.is_ivf:
+            # A restriction can empty the probed lists: probe them all rather than miss.
+            hits = [h for h in self._search(query, count, selector, self.index.nlist)
+                    if h[0] not in exclude]
+        return hits[:limit]
+
+    def _score_candidates(self, query: np.ndarray, allowed: set[int],
+                          limit: int) -> list[tuple[int, float]]:
+        wanted = np.fromiter(allowed, dtype=np.int64)
+        wanted = wanted[np.isin(wanted, self.ids)]
+        if len(wanted) == 0:
+            return []
+        if self.is_ivf and self.index.direct_map.type == 0:
+            # id → position, built on the first restricted search (not saved, and not
+            # at load: building it for 1M photos costs seconds before the first search).
+            self.index.set_direct_map_type(_faiss().DirectMap.Hashtable)
+        vectors = self.index.reconstruct_batch(wanted)
+        return top_k(wanted, vectors @ query, limit)
+
+    # -- keeping up with the library ------------------------------------------------------
+    def apply(self, library: Library, ids: np.ndarray, sums: np.ndarray) -> int:
+        """Bring the index to the library's (ids, checksums): drop what went or changed,
+        add what came or changed. Returns the number of vectors touched."""
+        order = np.argsort(ids)
+        ids, sums = ids[order], sums[order]
+        old = dict(zip(self.ids.tolist(), self.sums.tolist(), strict=True))
+        new = dict(zip(ids.tolist(), sums.tolist(), strict=True))
+        gone = [i for i, s in old.items() if new.get(i) != s]
+        came = [i for i, s in new.items() if old.get(i) != s]
+        if gone:
+            self.index.remove_ids(np.array(gone, dtype=np.int64))
+        if came:
+            found, vectors = library.vectors_of(came)
+            if len(found):
+                self.index.add_with_ids(vectors, found)
+            missing = set(came) - set(found.tolist())
+            if missing:  # indexed but without a vector (mid-write): keep the two in step
+                keep = ~np.isin(ids, np.fromiter(missing, dtype=np.int64))
+                ids, sums = ids[keep], sums[keep]
+        self.ids, self.sums = ids, sums
+        return len(gone) + len(came)
+
+    def decoded_batches(self, rows: int = 16_384) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Every vector as (ids, float32 vectors decoded from the 8-bit codes), about `rows`
+        at a time: re-tagging reads 0.8 GB of codes instead of 3 GB of floats from SQLite."""
+        faiss = _faiss()
+        inner = self.index if self.is_ivf else faiss.downcast_index(self.index.index)
+        trained = faiss.vector_to_array(inner.sq.trained).reshape(2, -1)
+        step = trained[1] / 255.0
+        low = trained[0] + 0.5 * step  # faiss decodes code c as min + (c + 0.5) / 255 · range
+        for ids, codes in self._code_blocks(rows):
+            vectors = codes.astype(np.float32)
+            vectors *= step
+            vectors += low
+            yield ids, vectors
+
+    def _code_blocks(self, rows: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, uint8 codes) in blocks of about `rows`: inverted lists gathered, or the
+        flat index's one array cut."""
+        faiss = _faiss()
+        dim = self.index.d
+        if not self.is_ivf:
+            codes = faiss.vector_to_array(faiss.downcast_index(self.index.index).codes)
+            codes = codes.reshape(-1, dim)
+            ids = faiss.vector_to_array(self.index.id_map)
+            for start in range(0, len(ids), rows):
+                yield ids[start:start + rows], codes[start:start + rows]
+            return
+        lists = self.index.invlists
+        pending_ids: list[np.ndarray] = []
+        pending_codes: list[np.ndarray] = []
+        held = 0
+        for number in range(self.index.nlist):
+            size = lists.list_size(number)
+            if size == 0:
+                continue
+            pending_codes.append(faiss.rev_swig_ptr(lists.get_codes(number), size * dim)
+                                 .reshape(size, dim))
+            pending_ids.append(faiss.rev_swig_ptr(lists.get_ids(number), size))
+            held += size
+            if held >= rows or number == self.index.nlist - 1:
+                yield np.concatenate(pending_ids), np.concatenate(pending_codes)
+                pending_ids, pending_codes, held = [], [], 0
+        if pending_ids:
+            yield np.concatenate(pending_ids), np.concatenate(pending_codes)
+
+    def memory_bytes(self) -> int:
+        dim = self.index.d
+        return len(self.ids) * (dim + 8 + 4 + 16) + (
+            self.index.nlist * dim * 4 if self.is_ivf else 0)
+
+    # -- persistence ----------------------------------------------------------------------
+    def save(self, path: Path, model_id: str) -> None:
+        """Write `<db>.faiss` and its record atomically; the record is written last, so a
+        half-written index is never taken for a whole one."""
+        faiss = _faiss()
+        temporary = path.with_name(path.name + ".tmp")
+        faiss.write_index(self.index, str(temporary))
+        os.replace(temporary, path)
+        record = _record_path(path)
+        with open(record.with_name(record.name + ".tmp"), "wb") as handle:
+            np.savez(handle, ids=self.ids, sums=self.sums, meta=np.array(json.dumps({
+                "format": INDEX_FORMAT, "model_id": model_id, "nprobe": self.nprobe,
+                "index_bytes": path.stat().st_size})))
+        os.replace(record.with_name(record.name + ".tmp"), record)
+
+    @classmethod
+    def load(cls, path: Path, model_id: str) -> FaissBackend | None:
+        """The saved index, or None when absent, of another model or format, or torn."""
+        record = _record_path(path)
+        try:
+            with np.load(record) as saved:
+                meta = json.loads(str(saved["meta"]))
+                ids, sums = saved["ids"], saved["sums"]
+            if meta.get("format") != INDEX_FORMAT or meta.get("model_id") != model_id \
+                    or meta.get("index_bytes") != path.stat().st_size:
+                return None
+            index = _faiss().read_index(str(path))
+        except (OSError, ValueError, KeyError, RuntimeError):
+            return None
+        if index.ntotal != len(ids):
+            return None
+        return cls(index, int(meta["nprobe"]), ids, sums)
+
+
+def _record_path(path: Path) -> Path:
+    return path.with_name(path.name + ".npz")
+
+
+def index_path(library: Library) -> Path:
+    """Where a library's FAISS index lives: beside its database."""
+    return Path(str(library.path) + ".faiss")
+
+
+def _calibrate(index: Any, sample: np.ndarray, nlist: int) -> int | None:
+    """The smallest nprobe whose recall@50 against exact search, on queries near the
+    library's own vectors, reaches `TARGET_RECALL`; None when even a quarter of the lists
+    does not (then probing buys little over a scan)."""
+    rng = np.random.default_rng(0)
+    if len(sample) < 100:
+        return nlist
+    picks = sample[rng.choice(len(sample), 20, replace=False)]
+    queries = picks + rng.normal(scale=0.02, size=picks.shape).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    # Exact answers over the whole index, from its own codes (the ceiling IVF can reach).
+    faiss = _faiss()
+    _, truth = index.search(queries, 50, params=faiss.SearchParametersIVF(nprobe=nlist))
+    nprobe = 8
+    while nprobe <= max(8, nlist // 4):
+        _, found = index.search(queries, 50, params=faiss.SearchParametersIVF(nprobe=nprobe))
+        recall = np.mean([len(set(f) & set(t)) / max(1, len(set(t)))
+                          for f, t in zip(found.tolist(), truth.tolist(), strict=True)])
+        if recall >= TARGET_RECALL:
+            return nprobe
+        nprobe *= 2
+    return None
+
+
+def _flat_sq8(ivf: Any, library: Library) -> Any:
+    """A flat 8-bit scan with the IVF's trained quantizer ranges."""
+    faiss = _faiss()
+    flat = faiss.IndexScalarQuantizer(ivf.d, faiss.ScalarQuantizer.QT_8bit,
+                                      faiss.METRIC_INNER_PRODUCT)
+    flat.sq.trained = ivf.sq.trained
+    flat.is_trained = True
+    index = faiss.IndexIDMap2(flat)
+    for batch_ids, vectors in library.vector_batches():
+        index.add_with_ids(np.ascontiguousarray(vectors), batch_ids)
+    return index
+
+
+class VectorIndex:
+    """Search's view of every photo vector: exact below `FAISS_MIN_PHOTOS`, FAISS above
+    (`min_faiss` overrides, for tests and benchmarks). Brought up to date by `refresh`
+    whenever the library's `vectors_generation` moves."""
+
+    def __init__(self, min_faiss: int = FAISS_MIN_PHOTOS) -> None:
+        self.min_faiss = min_faiss
+        self.backend: Backend = ExactBackend(np.zeros(0, dtype=np.int64),
+                                             np.zeros((0, 0), dtype=np.float32))
+        self.generation = -1
+        self._library: Library | None = None
+        self._saved_at = 0.0
+        self._dirty = False
+
+    # The exact backend's arrays, as before (tests and near-duplicate groups use them).
+    @property
+    def ids(self) -> np.ndarray:
+        return self.backend.ids
+
+    @ids.setter
+    def ids(self, value: np.ndarray) -> None:
+        self._exact().ids = value
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """Every vector as float32, row for row with `ids` (read from the library when FAISS
+        holds only codes: near-duplicate groups need exact cosines)."""
+        if isinstance(self.backend, ExactBackend):
+            return self.backend.matrix
+        assert self._library is not None
+        ids, matrix = self._library.all_vectors()
+        return matrix[np.argsort(ids)]
+
+    @matrix.setter
+    def matrix(self, value: np.ndarray) -> None:
+        self._exact().matrix = value
+
+    def _exact(self) -> ExactBackend:
+        if not isinstance(self.backend, ExactBackend):
+            self.backend = ExactBackend(np.zeros(0, dtype=np.int64),
+                                        np.zeros((0, 0), dtype=np.float32))
+        return self.backend
+
+    @property
+    def kind(self) -> str:
+        if isinstance(self.backend, FaissBackend):
+            return "faiss-ivf-sq8" if self.backend.is_ivf else "faiss-flat-sq8"
+        return "exact"
+
+    def refresh(self, library: Library) -> None:
+        """Reload when a vector changed since the last call (any process bumps the count)."""
+        self._library = library
+        generation = library.vectors_generation()
+        if generation == self.generation:
+            return
+        count = library.vector_count()
+        if count < self.min_faiss:
+            self.backend = ExactBackend(*library.all_vectors())
+        else:
+            self.backend = self._faiss_backend(library)
+        self.generation = generation
+
+    def _faiss_backend(self, library: Library) -> FaissBackend:
+        path = index_path(library)
+        model_id = library.model_id or ""
+        ids, sums = library.vector_signatures()
+        backend = self.backend if isinstance(self.backend, FaissBackend) else \
+            FaissBackend.load(path, model_id)
+        if backend is not None and _changes(backend, ids, sums) <= PATCH_MAX_CHANGES:
+            if backend.apply(library, ids, sums):
+                self._dirty = True
+        else:
+            backend = FaissBackend.build(library, ids, sums)
+            self._dirty = True
+        if self._dirty and time.monotonic() - self._saved_at >= SAVE_INTERVAL_S:
+            backend.save(path, model_id)
+            self._saved_at = time.monotonic()
+            self._dirty = False
+        return backend
+
+    def save(self) -> None:
+        """Write a patched FAISS index now (otherwise at most every `SAVE_INTERVAL_S`)."""
+        if isinstance(self.backend, FaissBackend) and self._dirty and self._library:
+            self.backend.save(index_path(self._library), self._library.model_id or "")
+            self._saved_at = time.monotonic()
+            self._dirty = False
+
+    def nearest(self, query: np.ndarray, limit: int, allowed: set[int] | None = None,
+                exclude: set[int] | None = None) -> list[tuple[int, float]]:
+        return self.backend.nearest(query, limit, allowed, exclude)
+
+
+def _changes(backend: FaissBackend, ids: np.ndarray, sums: np.ndarray) -> int:
+    """How many photos were added, dropped or rewritten between an index and the library."""
+    order = np.argsort(ids)
+    ids, sums = ids[order], sums[order]
+    if np.array_equal(ids, backend.ids) and np.array_equal(sums, backend.sums):
+        return 0
+    in_old = np.isin(ids, backend.ids, assume_unique=True)
+    in_new = np.isin(backend.ids, ids, assume_unique=True)
+    rewritten = int((sums[in_old] != backend.sums[in_new]).sum())
+    return int((~in_old).sum()) + int((~in_new).sum()) + rewritten
+
+
+def stored_vectors(library: Library, rows: int = 16_384, min_faiss: int = FAISS_MIN_PHOTOS
+                   ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Every stored vector as (ids, float32 vectors) in batches: from a current FAISS
+    index's 8-bit codes in a large library (re-tagging 1M photos without reading 3 GB from
+    SQLite), else from SQLite (the copy shared with search)."""
+    if library.vector_count() >= min_faiss:
+        backend = FaissBackend.load(index_path(library), library.model_id or "")
+        if backend is not None and _changes(backend, *library.vector_signatures()) == 0:
+            yield from backend.decoded_batches(rows)
+            return
+    ids, matrix = library.all_vectors()
+    for start in range(0, len(ids), rows):
+        yield ids[start:start + rows], matrix[start:start + rows]

@@ -1,0 +1,174 @@
+"""The vector index behind search: FAISS against exact search, its file beside the DB,
+keeping up with added, rewritten and deleted vectors, and re-tagging from its codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks.vectors import clustered_vectors, queries_near, uniform_vectors
+from photo_tagger.core import tagger
+from photo_tagger.core.store import Label, Library
+from photo_tagger.core.vector_index import (
+    ExactBackend,
+    FaissBackend,
+    VectorIndex,
+    index_path,
+    stored_vectors,
+)
+
+DIM = 96
+
+
+def fill(library: Library, vectors: np.ndarray, start: int = 0) -> list[int]:
+    if library.model_id is None:
+        library.set_model("test-model", vectors.shape[1])
+    folder = library.add_folder(Path("/photos"))
+    ids = []
+    with library.transaction():
+        for number, vector in enumerate(vectors, start):
+            ids.append(library.save_indexed(
+                f"/photos/{number:06d}.jpg", folder.id, size=1, mtime=1.0,
+                content_hash=f"hash{number}", width=1, height=1, taken_at=None, camera=None,
+                vector=vector))
+    return ids
+
+
+def recall(index: VectorIndex, exact: ExactBackend, queries: np.ndarray, k: int = 50,
+           **restrict: set[int]) -> float:
+    found = [len({i for i, _ in index.nearest(q, k, **restrict)}
+                 & {i for i, _ in exact.nearest(q, k, **restrict)}) / k for q in queries]
+    return float(np.mean(found))
+
+
+@pytest.fixture
+def clustered(tmp_path: Path) -> tuple[Library, np.ndarray, list[int]]:
+    rng = np.random.default_rng(1)
+    vectors = clustered_vectors(4000, DIM, rng)
+    library = Library(tmp_path / "library.db")
+    ids = fill(library, vectors)
+    yield library, vectors, ids
+    library.close()
+
+
+def test_faiss_ivf_finds_what_exact_search_finds(clustered) -> None:
+    library, vectors, ids = clustered
+    index = VectorIndex(min_faiss=1000)
+    index.refresh(library)
+    assert index.kind == "faiss-ivf-sq8"
+    exact = ExactBackend(np.array(ids), vectors)
+    queries = queries_near(vectors, 20, np.random.default_rng(2))
+    assert recall(index, exact, queries) >= 0.95
+    some = set(ids[::7])  # a restriction large enough to go through FAISS's selector
+    assert recall(index, exact, queries[:5], allowed=some) >= 0.9
+    few = set(ids[:300])  # small: every candidate scored
+    assert recall(index, exact, queries[:5], allowed=few) >= 0.95
+    top = index.nearest(queries[0], 5)
+    skipped = {top[0][0]}
+    assert skipped.isdisjoint(i for i, _ in index.nearest(queries[0], 5, exclude=skipped))
+    # Scores are cosines decoded from 8-bit codes: within 0.02 of the exact ones.
+    exact_scores = dict(exact.nearest(queries[0], 5))
+    for photo_id, score in top:
+        assert score == pytest.approx(exact_scores[photo_id], abs=0.02)
+
+
+def test_small_library_keeps_exact_search(clustered) -> None:
+    library, _, _ = clustered
+    index = VectorIndex()  # the default threshold is far above 4000 photos
+    index.refresh(library)
+    assert index.kind == "exact"
+    assert not index_path(library).exists()
+
+
+def test_uniform_vectors_fall_back_to_a_flat_scan(tmp_path: Path) -> None:
+    """Without structure no nprobe reaches the recall goal: an 8-bit scan keeps it."""
+    rng = np.random.default_rng(3)
+    vectors = uniform_vectors(4000, 256, rng)
+    with Library(tmp_path / "library.db") as library:
+        ids = fill(library, vectors)
+        index = VectorIndex(min_faiss=1000)
+        index.refresh(library)
+        assert index.kind == "faiss-flat-sq8"
+        exact = ExactBackend(np.array(ids), vectors)
+        assert recall(index, exact, uniform_vectors(10, 256, rng)) >= 0.95
+
+
+def test_index_is_saved_beside_the_db_and_loaded_not_rebuilt(clustered) -> None:
+    library, vectors, _ = clustered
+    VectorIndex(min_faiss=1000).refresh(library)
+    path = index_path(library)
+    assert path == Path(str(library.path) + ".faiss") and path.exists()
+    stamp = path.stat().st_mtime_ns
+    with Library(library.path) as again:
+        index = VectorIndex(min_faiss=1000)
+        index.refresh(again)
+        assert index.kind == "faiss-ivf-sq8"
+        assert path.stat().st_mtime_ns == stamp  # loaded as it was: nothing rebuilt
+        query = queries_near(vectors, 1, np.random.default_rng(4))[0]
+        assert index.nearest(query, 1)[0][1] > 0.9
+
+
+def test_index_follows_added_rewritten_and_deleted_vectors(clustered) -> None:
+    library, vectors, ids = clustered
+    index = VectorIndex(min_faiss=1000)
+    index.refresh(library)
+    rng = np.random.default_rng(5)
+    fresh = uniform_vectors(2, DIM, rng)
+    [added] = fill(library, fresh[:1], start=10_000)
+    with library.transaction():  # photo ids[1]'s file changed: new content, new vector
+        library.save_indexed("/photos/000001.jpg", None, size=2, mtime=2.0,
+                             content_hash="changed", width=1, height=1, taken_at=None,
+                             camera=None, vector=fresh[1])
+    library.remove_photos(["/photos/000002.jpg"])
+    index.refresh(library)
+    assert index.nearest(fresh[0], 1)[0][0] == added
+    assert index.nearest(fresh[1], 1)[0][0] == ids[1]
+    assert ids[2] not in {i for i, _ in index.nearest(vectors[2], 50)}
+    index.save()
+    # A new process patches the saved file the same way and agrees.
+    with Library(library.path) as again:
+        other = VectorIndex(min_faiss=1000)
+        other.refresh(again)
+        assert other.nearest(fresh[1], 1)[0][0] == ids[1]
+        assert len(other.ids) == len(ids)
+
+
+def test_model_switch_rebuilds_the_index(clustered) -> None:
+    library, _, _ = clustered
+    VectorIndex(min_faiss=1000).refresh(library)
+    library.set_model("other-model", DIM)
+    rng = np.random.default_rng(6)
+    vectors = clustered_vectors(1500, DIM, rng)
+    with library.transaction():
+        for number, vector in enumerate(vectors):
+            library.save_indexed(f"/photos/{number:06d}.jpg", None, size=1, mtime=1.0,
+                                 content_hash=f"new{number}", width=1, height=1,
+                                 taken_at=None, camera=None, vector=vector)
+    assert FaissBackend.load(index_path(library), "other-model") is None
+    index = VectorIndex(min_faiss=1000)
+    index.refresh(library)
+    assert len(index.ids) == 1500
+    assert FaissBackend.load(index_path(library), "other-model") is not None
+
+
+def test_retag_reads_the_8bit_codes_of_a_current_index(clustered) -> None:
+    library, vectors, ids = clustered
+    VectorIndex(min_faiss=1000).refresh(library)
+    batches = list(stored_vectors(library, rows=512, min_faiss=1000))
+    got_ids = np.concatenate([b[0] for b in batches])
+    got = np.concatenate([b[1] for b in batches])
+    assert sorted(got_ids.tolist()) == sorted(ids)
+    original = vectors[np.searchsorted(np.array(ids), got_ids)]
+    error = np.abs(got - original).max()
+    assert 0 < error < 0.01  # decoded from codes (not the float rows), and close to them
+    labels = [Label(i, f"l{i}", f"t{i}", "{label}", None) for i in range(3)]
+    matrix = tagger.LabelMatrix(labels, vectors[:3].copy(), np.full(3, 0.5, np.float32),
+                                10.0, -5.0)
+    assert tagger.retag_library(library, matrix) > 0
+    expected = {(p, t) for p, t, s in tagger.tag_rows(matrix, ids, vectors)
+                if abs(s - 0.5) > 0.05}
+    written = set(library.conn.execute(
+        "SELECT photo_id, tag FROM tags WHERE source = 'auto'").fetchall())
+    assert expected - written == set()
