@@ -209,3 +209,58 @@ def test_speed_is_measured_on_the_users_photos_and_kept(library, tmp_path: Path,
     assert rows[-1].speed == pytest.approx(speed) and rows[-1].on_disk
     assert checkpoints.int8_agreement(fixres_embedder, fixres_embedder, paths) \
         == pytest.approx(1.0, abs=1e-5)
+
+
+def test_calibration_measures_fp32_and_int8_on_the_users_photos(library, tmp_path: Path,
+                                                                fixres_model: Path) -> None:
+    from photo_tagger.core.embedder import Embedder
+    from photo_tagger.core.indexer import Indexer
+    from photos import noise
+
+    with pytest.raises(checkpoints.CalibrationError, match="index a few photos"):
+        checkpoints.calibrate(library, str(fixres_model))
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(6):
+        noise(folder / f"{i}.png", seed=i)
+    Indexer(library, str(fixres_model)).index_folders([folder])
+    loaded: list[str] = []
+
+    def load(model_id: str) -> Embedder:
+        loaded.append(model_id)
+        return Embedder.load(model_id)
+
+    result = checkpoints.calibrate(library, str(fixres_model), load=load, count=4)
+    # The real int8 mode was loaded and measured beside fp32 (quantised Linear layers).
+    assert loaded == [str(fixres_model), str(fixres_model) + "@int8"]
+    assert result.photos == 4 and result.speed > 0 and result.int8_speed is not None
+    assert result.agreement is not None and 0.5 < result.agreement < 1.0 + 1e-6
+    row = checkpoints.list_checkpoints(library, extra_folders=[str(fixres_model)],
+                                       cache_dir=tmp_path / "cache")[-1]
+    assert (row.speed, row.int8_speed, row.agreement) == pytest.approx(
+        (result.speed, result.int8_speed, result.agreement))
+
+
+def test_models_command_lists_and_calibrates(tmp_path: Path, capsys) -> None:
+    from photo_tagger.cli import main
+    from photo_tagger.config import DEMO_MODEL_NAME
+    from photo_tagger.demo.shapes import write_dataset
+
+    home = tmp_path / "home"
+    write_dataset(tmp_path / "photos", 12, seed=5)
+    assert main(["index", str(tmp_path / "photos"), "--model", DEMO_MODEL_NAME,
+                 "--home", str(home)]) == 0
+    capsys.readouterr()
+    assert main(["models", "calibrate", "--json", "--home", str(home)]) == 0
+    measured = json.loads(capsys.readouterr().out)
+    assert measured["model"] == DEMO_MODEL_NAME and measured["photos"] == 8
+    assert measured["speed"] > 0 and measured["int8_speed"] > 0
+    assert 0.9 < measured["int8_agreement"] <= 1.0 + 1e-6
+    assert main(["models", "list", "--json", "--home", str(home)]) == 0
+    demo = next(r for r in json.loads(capsys.readouterr().out)
+                if r["model"] == DEMO_MODEL_NAME)
+    assert demo["in_use"] and demo["on_disk"]
+    assert (demo["speed"], demo["int8_speed"], demo["int8_agreement"]) == pytest.approx(
+        (measured["speed"], measured["int8_speed"], measured["int8_agreement"]))
+    assert main(["models", "list", "--home", str(home)]) == 0
+    assert "int8" in capsys.readouterr().out

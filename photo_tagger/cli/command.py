@@ -12,7 +12,17 @@ import sys
 from collections.abc import Sequence
 
 from photo_tagger import __version__
-from photo_tagger.cli import albums, checks, demo, exclusions, indexing, search, tags, watch
+from photo_tagger.cli import (
+    albums,
+    checks,
+    demo,
+    exclusions,
+    indexing,
+    models,
+    search,
+    tags,
+    watch,
+)
 from photo_tagger.cli.common import AddCommand, CommandError, CommandParser, add_common_options
 from photo_tagger.config import DEMO_MODEL_NAME
 from photo_tagger.core.db import DatabaseError
@@ -27,6 +37,7 @@ COMMANDS: list[AddCommand] = [
     albums.add_albums,
     indexing.add_status,
     checks.add_doctor,
+    models.add_models,
     tags.add_labels,
     tags.add_retag,
     tags.add_tags,

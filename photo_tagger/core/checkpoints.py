@@ -16,6 +16,7 @@ import numpy as np
 
 from photo_tagger.config import DEMO_MODEL_NAME, KNOWN_MODELS
 from photo_tagger.core.embedder import (
+    FAST_SUFFIX,
     MODEL_FILES,
     DownloadProgress,
     Embedder,
@@ -26,6 +27,10 @@ from photo_tagger.core.store import Library
 from photo_tagger.paths import demo_model_dir
 
 SPEED_KEY = "speed:"  # meta key prefix: photos per second measured here, per model
+# Meta key prefix: mean cosine between a checkpoint's int8 and fp32 vectors, measured here.
+AGREEMENT_KEY = "int8-agreement:"
+# Photos a calibration embeds: enough to average out one slow decode, a few seconds a model.
+CALIBRATION_PHOTOS = 8
 NO_CONNECTION = (
     "photo-tagger could not reach the Hugging Face model hub, so {model} was not "
     "downloaded. Check that this computer is connected to the internet and try again. "
@@ -40,6 +45,26 @@ class DownloadFailed(Exception):
     """A download could not be made; the message is for the user, in plain words."""
 
 
+class CalibrationError(Exception):
+    """A calibration could not run; the message is for the user, in plain words."""
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What a calibration measured on the user's photos: photos/s in fp32 and in the int8
+    mode, and how closely the int8 vectors agree with the fp32 ones (mean cosine)."""
+
+    model_id: str
+    photos: int
+    speed: float
+    int8_speed: float | None
+    agreement: float | None
+
+    @property
+    def int8_gain(self) -> float | None:
+        return self.int8_speed / self.speed if self.int8_speed else None
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     """One row of the model manager."""
@@ -50,6 +75,8 @@ class Checkpoint:
     size_bytes: int | None  # on disk; None when not downloaded
     speed: float | None  # photos per second measured on this computer, if measured
     location: str | None  # the folder that holds it
+    int8_speed: float | None = None  # the int8 mode's photos per second, if measured
+    agreement: float | None = None  # the int8 mode's mean cosine with fp32, if measured
 
 
 def _cached_repos(cache_dir: Path | None) -> dict[str, tuple[int, str]]:
@@ -79,9 +106,16 @@ def _folder_size(folder: Path) -> int:
 def list_checkpoints(library: Library | None = None, *, extra_folders: Sequence[str] = (),
                      cache_dir: Path | None = None) -> list[Checkpoint]:
     """Every known checkpoint (config.KNOWN_MODELS, the int8 modes aside) and the local
-    folders added, with whether each is on disk, its size and its measured speed."""
+    folders added, with whether each is on disk, its size and what was measured of it."""
     cached = _cached_repos(cache_dir)
     speeds = measured_speeds(library) if library is not None else {}
+    agreements = measured_agreements(library) if library is not None else {}
+
+    def row(model_id: str, hint: str, size: int | None, location: str | None) -> Checkpoint:
+        return Checkpoint(model_id, hint, size is not None, size, speeds.get(model_id),
+                          location, speeds.get(model_id + FAST_SUFFIX),
+                          agreements.get(model_id))
+
     rows = []
     for model_id, hint in KNOWN_MODELS.items():
         if split_fast_suffix(model_id)[1]:
@@ -90,19 +124,16 @@ def list_checkpoints(library: Library | None = None, *, extra_folders: Sequence[
             folder: Path | None = demo_model_dir()
             assert folder is not None
             present = (folder / "config.json").exists()
-            rows.append(Checkpoint(model_id, hint, present,
-                                   _folder_size(folder) if present else None,
-                                   speeds.get(model_id), str(folder) if present else None))
+            rows.append(row(model_id, hint, _folder_size(folder) if present else None,
+                            str(folder) if present else None))
             continue
         size, location = cached.get(model_id, (None, None))
-        rows.append(Checkpoint(model_id, hint, size is not None, size, speeds.get(model_id),
-                               location))
+        rows.append(row(model_id, hint, size, location))
     for path in extra_folders:
         folder = Path(path)
         present = (folder / "config.json").exists()
-        rows.append(Checkpoint(str(folder), "local folder", present,
-                               _folder_size(folder) if present else None,
-                               speeds.get(str(folder)), str(folder)))
+        rows.append(row(str(folder), "local folder",
+                        _folder_size(folder) if present else None, str(folder)))
     return rows
 
 
@@ -234,3 +265,39 @@ def record_speed(library: Library, model_id: str, photos_per_second: float) -> N
 def measured_speeds(library: Library) -> dict[str, float]:
     return {model: float(value)
             for model, value in library.meta_with_prefix(SPEED_KEY).items()}
+
+
+def measured_agreements(library: Library) -> dict[str, float]:
+    """Checkpoint → the int8 mode's mean cosine with fp32, where it was measured."""
+    return {model: float(value)
+            for model, value in library.meta_with_prefix(AGREEMENT_KEY).items()}
+
+
+def calibrate(library: Library, model_id: str, *, with_int8: bool = True,
+              load: Callable[[str], Embedder] = Embedder.load,
+              count: int = CALIBRATION_PHOTOS) -> Calibration:
+    """Measure `model_id` on a few of the library's own photos and keep the figures: its
+    speed, and (`with_int8`) the int8 mode's speed and its agreement with fp32, so the
+    model manager can show what the fast mode costs in quality before the user picks it.
+    Loads the model (and its int8 mode) here: run it off the GUI thread."""
+    base_id, _ = split_fast_suffix(model_id)
+    paths = sample_photos(library, count)
+    if not paths:
+        raise CalibrationError("Speed is measured on your own photos: index a few photos "
+                               "first, then measure again.")
+    fp32 = load(base_id)
+    speed = measure_speed(fp32, paths)
+    if speed is None:
+        raise CalibrationError("None of the sample photos could be read; check that the "
+                               "library's folders are reachable, then measure again.")
+    record_speed(library, base_id, speed)
+    int8_speed = agreement = None
+    if with_int8 and fp32.device == "cpu":  # the int8 mode is a CPU mode
+        int8 = load(base_id + FAST_SUFFIX)
+        int8_speed = measure_speed(int8, paths)
+        agreement = int8_agreement(fp32, int8, paths)
+        if int8_speed is not None and agreement is not None:
+            record_speed(library, base_id + FAST_SUFFIX, int8_speed)
+            with library.transaction():
+                library.set_meta(AGREEMENT_KEY + base_id, repr(agreement))
+    return Calibration(base_id, len(paths), speed, int8_speed, agreement)
