@@ -285,3 +285,33 @@ def test_the_model_manager_says_no_internet_plainly_and_offers_the_demo(qtbot,
     dialog.demo_button.click()
     assert dialog.model_box.currentData() == "demo:shapes"
     dialog.reject()
+
+
+def test_the_model_manager_measures_speed_and_int8_on_the_users_photos(qtbot,
+                                                                        indexed) -> None:
+    win = indexed
+    dialog = SettingsDialog(win.context, win)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    model = str(win.context.bridge.model_id)
+    names = [c.model_id for c in dialog._checkpoints]
+    assert model in names  # the library's local folder is a row of the manager
+    row = names.index(model)
+    assert dialog.checkpoint_table.item(row, 3).text() == "not measured"
+    assert "not measured" in dialog.fast_box.text()
+    dialog.checkpoint_table.selectRow(row)
+    dialog.measure_button.click()
+    assert not dialog.measure_button.isEnabled() and win.context.bridge.paused
+    qtbot.waitUntil(lambda: dialog.measure_button.isEnabled(), timeout=WAIT)
+    assert "photos/s on your photos" in dialog.manager_message.text(), \
+        dialog.manager_message.text()
+    assert not win.context.bridge.paused  # indexing goes on after the measurement
+    # Kept in the library by the service, then shown in the table and on the checkbox.
+    qtbot.waitUntil(lambda: "int8" in dialog.checkpoint_table.item(row, 3).text(),
+                    timeout=WAIT)
+    assert "agree with fp32 at cosine" in dialog.fast_box.text()
+    reopened = SettingsDialog(win.context, win)
+    qtbot.addWidget(reopened)
+    assert "int8" in reopened.checkpoint_table.item(row, 3).text()
+    dialog.reject()
+    reopened.reject()

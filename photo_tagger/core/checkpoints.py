@@ -273,15 +273,13 @@ def measured_agreements(library: Library) -> dict[str, float]:
             for model, value in library.meta_with_prefix(AGREEMENT_KEY).items()}
 
 
-def calibrate(library: Library, model_id: str, *, with_int8: bool = True,
-              load: Callable[[str], Embedder] = Embedder.load,
-              count: int = CALIBRATION_PHOTOS) -> Calibration:
-    """Measure `model_id` on a few of the library's own photos and keep the figures: its
-    speed, and (`with_int8`) the int8 mode's speed and its agreement with fp32, so the
-    model manager can show what the fast mode costs in quality before the user picks it.
-    Loads the model (and its int8 mode) here: run it off the GUI thread."""
+def measure(model_id: str, paths: Sequence[str], *, with_int8: bool = True,
+            load: Callable[[str], Embedder] = Embedder.load) -> Calibration:
+    """Measure `model_id` on `paths` (a few of the user's photos): its speed, and
+    (`with_int8`) the int8 mode's speed and its agreement with fp32, so the model manager
+    can show what the fast mode costs in quality before the user picks it. Loads the
+    model and its int8 mode: run it off the window's and the service's threads."""
     base_id, _ = split_fast_suffix(model_id)
-    paths = sample_photos(library, count)
     if not paths:
         raise CalibrationError("Speed is measured on your own photos: index a few photos "
                                "first, then measure again.")
@@ -290,14 +288,28 @@ def calibrate(library: Library, model_id: str, *, with_int8: bool = True,
     if speed is None:
         raise CalibrationError("None of the sample photos could be read; check that the "
                                "library's folders are reachable, then measure again.")
-    record_speed(library, base_id, speed)
     int8_speed = agreement = None
     if with_int8 and fp32.device == "cpu":  # the int8 mode is a CPU mode
         int8 = load(base_id + FAST_SUFFIX)
         int8_speed = measure_speed(int8, paths)
         agreement = int8_agreement(fp32, int8, paths)
-        if int8_speed is not None and agreement is not None:
-            record_speed(library, base_id + FAST_SUFFIX, int8_speed)
-            with library.transaction():
-                library.set_meta(AGREEMENT_KEY + base_id, repr(agreement))
     return Calibration(base_id, len(paths), speed, int8_speed, agreement)
+
+
+def record_calibration(library: Library, result: Calibration) -> None:
+    """Keep what `measure` found, for the model manager's table."""
+    record_speed(library, result.model_id, result.speed)
+    if result.int8_speed is not None and result.agreement is not None:
+        record_speed(library, result.model_id + FAST_SUFFIX, result.int8_speed)
+        with library.transaction():
+            library.set_meta(AGREEMENT_KEY + result.model_id, repr(result.agreement))
+
+
+def calibrate(library: Library, model_id: str, *, with_int8: bool = True,
+              load: Callable[[str], Embedder] = Embedder.load,
+              count: int = CALIBRATION_PHOTOS) -> Calibration:
+    """`measure` on a few of the library's photos, then keep the figures."""
+    result = measure(model_id, sample_photos(library, count), with_int8=with_int8,
+                     load=load)
+    record_calibration(library, result)
+    return result

@@ -41,7 +41,7 @@ from photo_tagger.config import (
 )
 from photo_tagger.core import checkpoints
 from photo_tagger.core import labels as label_api
-from photo_tagger.core.embedder import FAST_SUFFIX, split_fast_suffix
+from photo_tagger.core.embedder import FAST_SUFFIX, ModelUnavailable, split_fast_suffix
 from photo_tagger.core.store import Library
 from photo_tagger.core.switch import human_bytes, needs_background_switch, switch_notice
 from photo_tagger.gui.context import WindowContext
@@ -56,6 +56,15 @@ class _DownloadSignals(QObject):
 
     progress = Signal(int, int)
     finished = Signal(str, str)  # model id, error text ("" when it worked)
+    measured = Signal(object, str)  # Calibration (None on failure), error text
+
+
+def _speed_text(entry: checkpoints.Checkpoint) -> str:
+    if not entry.speed:
+        return "not measured"
+    if entry.int8_speed:
+        return f"{entry.speed:.1f} photos/s (int8 {entry.int8_speed:.1f})"
+    return f"{entry.speed:.1f} photos/s"
 
 
 class SettingsDialog(QDialog):
@@ -105,6 +114,7 @@ class SettingsDialog(QDialog):
         self.switch_note.setObjectName("mutedText")
         model_form.addRow(self.switch_note)
         self.model_box.currentIndexChanged.connect(lambda _: self._update_switch_note())
+        self.model_box.currentIndexChanged.connect(lambda _: self._update_fast_box())
         self.fast_box.toggled.connect(lambda _: self._update_switch_note())
         self._build_manager(model_form, model_group)
         self.threads = QSpinBox(model_group)
@@ -163,15 +173,19 @@ class SettingsDialog(QDialog):
         layout.addWidget(buttons)
         self._initial_model = current
         self._update_switch_note()
-        fit_to_screen(self, 720, 640)
+        fit_to_screen(self, 760, 780)
 
     # -- the model manager --------------------------------------------------------------
     def _build_manager(self, form: QFormLayout, parent: QWidget) -> None:
         self.checkpoint_table = QTableWidget(0, 4, parent)
         self.checkpoint_table.setHorizontalHeaderLabels(
             ["Checkpoint", "On this computer", "Size", "Speed here"])
-        self.checkpoint_table.horizontalHeader().setSectionResizeMode(
-            0, QHeaderView.ResizeMode.Stretch)
+        header = self.checkpoint_table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in (1, 2, 3):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        # About five rows: the manager is for browsing checkpoints, not a one-line peek.
+        self.checkpoint_table.setMinimumHeight(170)
         self.checkpoint_table.verticalHeader().hide()
         self.checkpoint_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.checkpoint_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -181,10 +195,14 @@ class SettingsDialog(QDialog):
         self.download_button = QPushButton("Download", parent)
         self.cancel_download_button = QPushButton("Cancel download", parent)
         self.delete_button = QPushButton("Delete", parent)
+        self.measure_button = QPushButton("Measure speed", parent)
+        self.measure_button.setToolTip(
+            f"Embed {checkpoints.CALIBRATION_PHOTOS} of your photos with the selected "
+            "checkpoint, in fp32 and in the int8 fast mode; indexing pauses meanwhile.")
         self.use_button = QPushButton("Use this model", parent)
         self.demo_button = QPushButton("Use the demo model", parent)
         for button in (self.download_button, self.cancel_download_button, self.delete_button,
-                       self.use_button, self.demo_button):
+                       self.measure_button, self.use_button, self.demo_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
         form.addRow(buttons)
@@ -201,6 +219,10 @@ class SettingsDialog(QDialog):
         self._signals = _DownloadSignals(self)
         self._signals.progress.connect(self._download_progress)
         self._signals.finished.connect(self._download_finished)
+        self._signals.measured.connect(self._measured)
+        self._measuring = False
+        self._resume_after_measure = False
+        self.measure_button.clicked.connect(self.measure_selected)
         self.download_button.clicked.connect(self.download_selected)
         self.cancel_download_button.clicked.connect(self._cancel.set)
         self.delete_button.clicked.connect(self.delete_selected)
@@ -210,7 +232,11 @@ class SettingsDialog(QDialog):
 
     def refresh_checkpoints(self) -> None:
         """The table from the hub cache and the library's measured speeds."""
-        self._checkpoints = checkpoints.list_checkpoints(self.context.reader)
+        folders = [data for i in range(self.model_box.count())
+                   if isinstance(data := self.model_box.itemData(i), str)
+                   and data != DEMO_MODEL_NAME and Path(data).is_dir()]
+        self._checkpoints = checkpoints.list_checkpoints(self.context.reader,
+                                                         extra_folders=folders)
         table = self.checkpoint_table
         table.setRowCount(0)
         for row, entry in enumerate(self._checkpoints):
@@ -218,11 +244,79 @@ class SettingsDialog(QDialog):
             cells = (entry.model_id.removeprefix("google/"),
                      "yes" if entry.on_disk else "no",
                      human_bytes(entry.size_bytes) if entry.size_bytes else "—",
-                     f"{entry.speed:.1f} photos/s" if entry.speed else "not measured")
+                     _speed_text(entry))
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setToolTip(entry.hint)
                 table.setItem(row, column, item)
+        self._update_fast_box()
+
+    def _update_fast_box(self) -> None:
+        """The int8 checkbox with what was measured of it here, for the chosen checkpoint."""
+        chosen = self.model_box.currentData()
+        entry = next((c for c in getattr(self, "_checkpoints", [])
+                      if c.model_id == chosen), None)
+        text = "Fast mode (int8 on the CPU)"
+        if entry is not None and entry.int8_speed and entry.speed \
+                and entry.agreement is not None:
+            text += (f": {entry.int8_speed:.1f} photos/s here, "
+                     f"{entry.int8_speed / entry.speed:.1f}× fp32; vectors agree with fp32 "
+                     f"at cosine {entry.agreement:.3f}")
+        else:
+            text += ": not measured here yet (Measure speed)"
+        self.fast_box.setText(text)
+
+    def measure_selected(self) -> None:
+        """Measure the selected checkpoint on the user's photos, off the window's thread,
+        with indexing paused so the figure is the model's, not its share of a busy CPU."""
+        entry = self.selected_checkpoint()
+        if entry is None or not entry.on_disk:
+            self.manager_message.setText("Choose a checkpoint that is on this computer "
+                                         "(download it first).")
+            return
+        if self._measuring:
+            return
+        self._measuring = True
+        self.measure_button.setEnabled(False)
+        self.manager_message.setText(
+            f"Measuring {entry.model_id} on {checkpoints.CALIBRATION_PHOTOS} of your "
+            "photos; indexing pauses meanwhile…")
+        self._resume_after_measure = not self.bridge.paused
+        if self._resume_after_measure:
+            self.bridge.pause()
+        signals = self._signals
+
+        def run(paths: list[str], model_id: str = entry.model_id) -> None:
+            try:
+                signals.measured.emit(checkpoints.measure(model_id, paths), "")
+            except (checkpoints.CalibrationError, ModelUnavailable) as exc:
+                signals.measured.emit(None, str(exc))
+
+        def start(paths: list[str] | None, error: BaseException | None) -> None:
+            if error is not None or paths is None:
+                self._measured(None, f"The library could not be read: {error}")
+                return
+            threading.Thread(target=run, args=(paths,), name="model-measure",
+                             daemon=True).start()
+
+        self.bridge.read(lambda library: checkpoints.sample_photos(library), start)
+
+    def _measured(self, result: checkpoints.Calibration | None, error: str) -> None:
+        self._measuring = False
+        self.measure_button.setEnabled(True)
+        if self._resume_after_measure:
+            self._resume_after_measure = False
+            self.bridge.resume()
+        if result is None:
+            self.manager_message.setText(error)
+            return
+        text = f"{result.model_id}: {result.speed:.1f} photos/s on your photos"
+        if result.int8_speed and result.agreement is not None:
+            text += (f"; int8 {result.int8_speed:.1f} photos/s, vectors agree with fp32 at "
+                     f"cosine {result.agreement:.4f}")
+        self.manager_message.setText(text + ".")
+        self.bridge.submit(lambda library, _indexer: checkpoints.record_calibration(
+            library, result), lambda _result, _error: self.refresh_checkpoints())
 
     def selected_checkpoint(self) -> checkpoints.Checkpoint | None:
         rows = self.checkpoint_table.selectionModel().selectedRows()
@@ -319,6 +413,9 @@ class SettingsDialog(QDialog):
 
     def done(self, result: int) -> None:
         self._cancel.set()  # a download in flight stops with the dialog
+        if self._resume_after_measure:  # a measurement in flight: indexing goes on
+            self._resume_after_measure = False
+            self.bridge.resume()
         super().done(result)
 
     def _choose_folder(self) -> None:
@@ -326,6 +423,7 @@ class SettingsDialog(QDialog):
         if path:
             self.model_box.addItem(f"{os.path.basename(path)}  —  local folder", path)
             self.model_box.setCurrentIndex(self.model_box.count() - 1)
+            self.refresh_checkpoints()  # the manager lists the folder too
 
     def accept(self) -> None:
         self.apply()
