@@ -162,7 +162,7 @@ def step_window(state: _State) -> str:
     finally:
         window.close()
         app.processEvents()
-    return f"'{title}' on Qt platform '{app.platformName()}'"
+    return f"'{title}' on Qt platform '{QApplication.platformName()}'"
 
 
 STEPS: list[tuple[str, Callable[[_State], str]]] = [

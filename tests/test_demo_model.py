@@ -151,3 +151,11 @@ def test_training_is_reproducible_and_matches_full_padding():
                                 attention_mask=enc["attention_mask"][:, -keep:],
                                 position_ids=torch.arange(64)[None, -keep:]).pooler_output
     assert torch.allclose(full, cropped, atol=1e-5)
+
+
+@pytest.mark.parametrize("measure", ["evaluate", "evaluate_paint"])
+def test_evaluation_without_a_model_says_what_it_needs(measure):
+    from photo_tagger.demo import evaluate
+
+    with pytest.raises(ValueError, match="model directory or a loaded model"):
+        getattr(evaluate, measure)()

@@ -173,7 +173,7 @@ def test_duplicates_are_grouped_and_removal_keeps_the_file(qtbot, indexed) -> No
     dialog.show()
     # The tiny random model finds every photo alike; exact copies stand out at 0.9999.
     dialog.threshold.setValue(0.9999)
-    dialog.find()
+    dialog.find_groups()
     qtbot.waitUntil(lambda: dialog.groups.rowCount() == 1, timeout=WAIT)
     qtbot.waitUntil(lambda: dialog.members.rowCount() == 2, timeout=WAIT)
     dialog.remove([str(copy.resolve())], to_trash=False)

@@ -192,6 +192,23 @@ def test_remove_tag_offers_every_tag_of_the_selection(qtbot, indexed) -> None:
     assert {"Rot", "Blau"} <= offered
 
 
+def test_remove_tag_takes_the_chosen_tag_off_the_selection(qtbot, indexed) -> None:
+    win = indexed
+    red = path_of(win, "red.png")
+    tag(qtbot, win, [red], "Rot")
+    tag(qtbot, win, [red], "Kreis")
+    select(win, ["red.png"])
+    menu = win.photo_menu(index_of(win, "red.png"))
+    remove = next(a for a in menu.actions() if a.text() == "Remove Tag").menu()
+    next(a for a in remove.actions() if a.text() == "Rot").trigger()
+    photo_id = win.photos.result(index_of(win, "red.png").row()).photo_id
+
+    def tags_left() -> set[str]:
+        return {t.tag for t in win.reader.tags_of(photo_id) if t.source == "manual"}
+    qtbot.waitUntil(lambda: "Rot" not in tags_left(), timeout=WAIT)
+    assert "Kreis" in tags_left()
+
+
 def test_the_selection_survives_adding_a_tag(qtbot, indexed) -> None:
     win = indexed
     select(win, ["red.png", "blue.png"])

@@ -163,7 +163,7 @@ def main() -> int:
         dupes.resize(1000, 560)
         dupes.threshold.setValue(0.9999)
         dupes.show()
-        dupes.find()
+        dupes.find_groups()
         wait_until(lambda: dupes.groups.rowCount() >= 1 and dupes.members.rowCount() >= 2)
         wait_until(lambda: all(window.loader.pixmap(r.path) is not None
                                for r in dupes.members.results()))

@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar, overload
 
 from photo_tagger.config import DEFAULT_MODEL, requested_model
 from photo_tagger.core.embedder import Embedder
@@ -21,6 +21,7 @@ from photo_tagger.paths import home_dir, library_path
 Subcommands = Any
 # A command module's registration function: adds its subcommand(s) to the parser.
 AddCommand = Callable[[Subcommands], None]
+_N = TypeVar("_N")
 
 
 class CommandError(Exception):
@@ -44,9 +45,18 @@ class CommandParser(argparse.ArgumentParser):
             self.takes_value[option] = action.nargs != 0
         return action
 
-    def parse_known_args(self, args: Sequence[str] | None = None,
-                         namespace: argparse.Namespace | None = None,
-                         ) -> tuple[argparse.Namespace, list[str]]:
+    # The same overloads as ArgumentParser's: the namespace given is the one returned.
+    @overload
+    def parse_known_args(self, args: Iterable[str] | None = None, namespace: None = None,
+                         ) -> tuple[argparse.Namespace, list[str]]: ...
+    @overload
+    def parse_known_args(self, args: Iterable[str] | None, namespace: _N,
+                         ) -> tuple[_N, list[str]]: ...
+    @overload
+    def parse_known_args(self, *, namespace: _N) -> tuple[_N, list[str]]: ...
+
+    def parse_known_args(self, args: Iterable[str] | None = None, namespace: Any = None,
+                         ) -> tuple[Any, list[str]]:
         # A subcommand's parser is called with the words after the command's name.
         if self.dash_positional and args is not None:
             args = self._quote_dash_word(list(args))

@@ -174,10 +174,10 @@ def cmd_tags(args: argparse.Namespace) -> int:
     print(found.path)
     if not found.tags:
         print("  no tags")
-    for tag in found.tags:
-        score = "   —  " if tag.score is None else f"{tag.score:6.3f}"
-        mark = {"manual": "  (manual)", "learned": "  (learned)"}.get(tag.source, "")
-        print(f"  {score}  {tag.label}{mark}")
+    for photo_tag in found.tags:
+        shown = "   —  " if photo_tag.score is None else f"{photo_tag.score:6.3f}"
+        mark = {"manual": "  (manual)", "learned": "  (learned)"}.get(photo_tag.source, "")
+        print(f"  {shown}  {photo_tag.label}{mark}")
     for tag_name in found.rejected:
         print(f"     ✗    {tag_name}  (removed by hand)")
     if found.scores is not None:

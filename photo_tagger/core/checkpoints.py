@@ -143,7 +143,7 @@ def _cancellable_progress(progress: DownloadProgress | None, cancel: threading.E
     sizes), and an update after `cancel` is set stops the download from its own thread."""
     from tqdm.auto import tqdm
 
-    class _Reporter(tqdm):  # type: ignore[misc, valid-type]
+    class _Reporter(tqdm):  # type: ignore[misc]  # tqdm ships no type hints: Any
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             self._counts_bytes = kwargs.get("unit") == "B"
             self._done = int(kwargs.get("initial") or 0)  # a disabled tqdm counts nothing
@@ -157,7 +157,8 @@ def _cancellable_progress(progress: DownloadProgress | None, cancel: threading.E
                 self._done += int(n)
                 if progress is not None:
                     progress(self._done, int(self.total or 0))
-            return super().update(n)
+            displayed: bool | None = super().update(n)
+            return displayed
 
     return _Reporter
 

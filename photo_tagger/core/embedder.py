@@ -68,7 +68,7 @@ def _download_progress_class(progress: DownloadProgress) -> type:
     totals = {"done": 0, "total": 0}
     lock = threading.Lock()
 
-    class _Reporter(tqdm):  # type: ignore[misc, valid-type]
+    class _Reporter(tqdm):  # type: ignore[misc]  # tqdm ships no type hints: Any
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             self._counts_bytes = kwargs.get("unit") == "B"
             kwargs["disable"] = True  # no terminal output: the caller draws progress
@@ -84,7 +84,8 @@ def _download_progress_class(progress: DownloadProgress) -> type:
                 with lock:
                     totals["done"] += int(n)
                     progress(totals["done"], totals["total"])
-            return super().update(n)
+            displayed: bool | None = super().update(n)
+            return displayed
 
     return _Reporter
 
@@ -146,8 +147,9 @@ def _quantise_int8(model: Any) -> Any:
     with warnings.catch_warnings():  # torch points eager quantisation users to torchao
         warnings.simplefilter("ignore")
         # In place: a quantised copy beside the fp32 model would double the peak memory.
-        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear},
-                                                      dtype=torch.qint8, inplace=True)
+        # torch leaves quantize_dynamic unannotated.
+        return torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
+            model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
 
 
 class Embedder:
@@ -192,15 +194,17 @@ class Embedder:
         from transformers import AutoModel, AutoProcessor
         from transformers.utils import logging as hf_logging
 
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
+        # transformers leaves these two and AutoProcessor.from_pretrained unannotated.
+        hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         if threads:
             torch.set_num_threads(threads)
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         try:
             model = AutoModel.from_pretrained(source, use_safetensors=True,
                                               trust_remote_code=False)
-            processor = AutoProcessor.from_pretrained(source, trust_remote_code=False)
+            processor = AutoProcessor.from_pretrained(  # type: ignore[no-untyped-call]
+                source, trust_remote_code=False)
         except Exception as exc:
             damaged = _damaged_model(source, exc)
             if damaged is not None:
@@ -266,7 +270,7 @@ class Embedder:
         if text in self._text_cache:
             self._text_cache.move_to_end(text)
             return self._text_cache[text]
-        vector = self.embed_texts([text])[0]
+        vector: np.ndarray = self.embed_texts([text])[0]
         self._text_cache[text] = vector
         while len(self._text_cache) > cache_size:
             self._text_cache.popitem(last=False)
@@ -284,4 +288,5 @@ class Embedder:
         tensor = getattr(output, "pooler_output", output)
         array = tensor.detach().float().cpu().numpy()
         norms = np.linalg.norm(array, axis=1, keepdims=True)
-        return (array / np.maximum(norms, 1e-12)).astype(np.float32)
+        unit: np.ndarray = (array / np.maximum(norms, 1e-12)).astype(np.float32)
+        return unit

@@ -274,7 +274,7 @@ class Indexer:
         """Index specific files (from the watcher). A file whose content matches a photo
         that is no longer on disk is taken as that photo moved."""
         summary = IndexSummary()
-        todo: list[tuple[FoundFile, int]] = []
+        todo: list[tuple[FoundFile, int | None]] = []
         excluded = set(self.library.excluded_paths())
         for path in paths:
             if path in excluded:
@@ -562,8 +562,10 @@ class Indexer:
     def _embed_batch(self, batch: list[_Prepared], folder_of: dict[str, int | None],
                      summary: IndexSummary) -> None:
         embedder = self.embedder
+        pixels = [b.pixels for b in batch if b.pixels is not None]
+        assert len(pixels) == len(batch)  # only decoded photos are batched
         try:
-            vectors = embedder.embed_pixels(Embedder.collate([b.pixels for b in batch]))
+            vectors = embedder.embed_pixels(Embedder.collate(pixels))
         except Exception as exc:  # one bad batch must not stop the run: try one by one
             if len(batch) > 1:
                 for item in batch:
@@ -581,9 +583,11 @@ class Indexer:
         with self.library.transaction():
             self.library.require_model(embedder.model_id)
             ids = []
+            hashes = []
             for item, vector in zip(batch, vectors, strict=True):
                 image = item.image
                 assert image is not None and item.content_hash is not None
+                hashes.append(item.content_hash)
                 ids.append(self.library.save_indexed(
                     item.file.path, folder_of[item.file.path], size=item.file.size,
                     mtime=item.file.mtime, content_hash=item.content_hash, width=image.width,
@@ -592,8 +596,8 @@ class Indexer:
                     inode=item.file.inode))
             tagger.tag_photos(self.library, labels, ids, np.asarray(vectors))
         if self._known_hashes is not None:
-            for item in batch:
-                self._known_hashes.add(item.content_hash)  # type: ignore[arg-type]
+            for digest in hashes:
+                self._known_hashes.add(digest)
         summary.indexed += len(batch)
 
 

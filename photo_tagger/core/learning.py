@@ -159,7 +159,8 @@ def _solve(x: np.ndarray, d: np.ndarray, lam: np.ndarray, g: np.ndarray) -> np.n
     root = np.sqrt(d)
     inner = np.eye(n) + root[:, None] * (scaled @ x.T) * root[None, :]
     z = root * np.linalg.solve(inner, root * (scaled @ g))
-    return g / lam - scaled.T @ z
+    solution: np.ndarray = g / lam - scaled.T @ z
+    return solution
 
 
 def _auc(positive: np.ndarray, negative: np.ndarray) -> float:
@@ -189,7 +190,8 @@ def _rows_of(ids: np.ndarray, wanted: list[int]) -> np.ndarray:
     wanted_arr = np.asarray(wanted, dtype=np.int64)
     at = np.minimum(np.searchsorted(sorted_ids, wanted_arr), len(ids) - 1)
     found = sorted_ids[at] == wanted_arr
-    return order[at[found]]
+    rows: np.ndarray = order[at[found]]
+    return rows
 
 
 def _background(ids: np.ndarray, exclude: np.ndarray, tag: str) -> np.ndarray:

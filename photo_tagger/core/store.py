@@ -270,9 +270,9 @@ class Library:
         """Indexed photos embedded with the next model so far (0 without a switch)."""
         if not self._has_vec_table(NEXT_VECTORS):
             return 0
-        return self.conn.execute(
+        return int(self.conn.execute(
             "SELECT count(*) FROM photos WHERE status = 'indexed' AND id IN "
-            f"(SELECT rowid FROM {NEXT_VECTORS}_rowids)").fetchone()[0]
+            f"(SELECT rowid FROM {NEXT_VECTORS}_rowids)").fetchone()[0])
 
     def next_vectors(self, dimension: int) -> tuple[np.ndarray, np.ndarray]:
         """(photo ids, vectors) of the next model embedded so far."""
@@ -444,8 +444,8 @@ class Library:
             (path, folder_id, size, mtime, content_hash, width, height, taken_at, camera,
              time.time(), dhash, ctime, inode),
         )
-        photo_id = self.conn.execute(
-            "SELECT id FROM photos WHERE path = ?", (path,)).fetchone()[0]
+        photo_id = int(self.conn.execute(
+            "SELECT id FROM photos WHERE path = ?", (path,)).fetchone()[0])
         self._write_vector(photo_id, vector)
         return photo_id
 
@@ -847,8 +847,10 @@ class Library:
         rows = self.conn.execute(
             "SELECT tag, threshold, model_id, weights, bias, examples, prior "
             "FROM learned_tags ORDER BY tag")
-        return [LearnedTag(*r[:3], None if r[3] is None else np.frombuffer(r[3], np.float32),
-                           r[4], r[5], bool(r[6])) for r in rows]
+        return [LearnedTag(tag, threshold, model_id,
+                           None if weights is None else np.frombuffer(weights, np.float32),
+                           bias, examples, bool(prior))
+                for tag, threshold, model_id, weights, bias, examples, prior in rows]
 
     def learned_tag(self, tag: str) -> LearnedTag | None:
         return next((t for t in self.learned_tags() if t.tag == tag), None)

@@ -85,7 +85,8 @@ def logits(cosines: np.ndarray, scale: float, bias: float, *, in_place: bool = F
 def sigmoid(values: np.ndarray) -> np.ndarray:
     """1 / (1 + e^-x); a large negative logit gives 0 without a warning."""
     with np.errstate(over="ignore"):  # exp(large) → inf → score 0, which is right
-        return 1.0 / (1.0 + np.exp(-values))
+        scores: np.ndarray = 1.0 / (1.0 + np.exp(-values))
+    return scores
 
 
 def probability(cosines: np.ndarray, scale: float, bias: float) -> np.ndarray:
@@ -227,15 +228,15 @@ def learned_tags(library: Library, labels: Sequence[Label] | None = None) -> Lea
     another model's vectors waits for `learning.refit_stale`)."""
     labels = library.labels() if labels is None else labels
     version = library.learned_version()
-    usable = [t for t in library.learned_tags()
+    usable = [(t, t.weights) for t in library.learned_tags()
               if t.weights is not None and t.model_id == library.model_id
               and len(t.weights) == library.dimension]
     if not usable:
         return LearnedTags(version=version)
     return LearnedTags(
-        [t.tag for t in usable], np.stack([t.weights for t in usable]).astype(np.float32),
-        np.array([t.bias for t in usable], np.float32),
-        np.array([learned_threshold(t.threshold, t.prior, labels, t.tag) for t in usable],
+        [t.tag for t, _ in usable], np.stack([w for _, w in usable]).astype(np.float32),
+        np.array([t.bias for t, _ in usable], np.float32),
+        np.array([learned_threshold(t.threshold, t.prior, labels, t.tag) for t, _ in usable],
                  np.float32), version)
 
 
@@ -290,9 +291,9 @@ def tag_rows(matrix: LabelMatrix, photo_ids: Sequence[int], image_vectors: np.nd
             permitted = allowed.get(int(photo_id))
             if permitted is not None:
                 groups.setdefault(frozenset(permitted), []).append(row)
-        for permitted, rows in groups.items():
-            blocked = np.nonzero(np.array([tag not in permitted for tag in tags]))[0]
-            per_tag[np.ix_(rows, blocked)] = -np.inf
+        for group, members in groups.items():
+            blocked = np.nonzero(np.array([tag not in group for tag in tags]))[0]
+            per_tag[np.ix_(np.array(members, dtype=np.intp), blocked)] = -np.inf
     rows, cols = np.nonzero(np.isfinite(per_tag))
     ids = np.asarray(photo_ids, dtype=np.int64)[rows].tolist()
     values = sigmoid(per_tag[rows, cols].astype(np.float64)).tolist()

@@ -241,9 +241,9 @@ class FaissBackend:
             yield np.concatenate(pending_ids), np.concatenate(pending_codes)
 
     def memory_bytes(self) -> int:
-        dim = self.index.d
+        dim = int(self.index.d)
         return len(self.ids) * (dim + 8 + 4 + 16) + (
-            self.index.nlist * dim * 4 if self.is_ivf else 0)
+            int(self.index.nlist) * dim * 4 if self.is_ivf else 0)
 
     # -- persistence ----------------------------------------------------------------------
     def save(self, path: Path, model_id: str) -> None:

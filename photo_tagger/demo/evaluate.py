@@ -30,6 +30,13 @@ def load(model_dir: str | Path):
     return model, AutoProcessor.from_pretrained(model_dir)
 
 
+def _model_dir(model_dir: str | Path | None) -> str | Path:
+    """The folder to load when no loaded model is given: one of the two is needed."""
+    if model_dir is None:
+        raise ValueError("give a model directory or a loaded model and processor")
+    return model_dir
+
+
 def embed_images(model, processor, images: list) -> np.ndarray:
     """L2-normalised image embeddings, float32."""
     import torch
@@ -97,7 +104,7 @@ def evaluate(model_dir: str | Path | None = None, per_combo: int = 20, seed: int
     from photo_tagger.demo.train import degrade
 
     if model is None:
-        model, processor = load(model_dir)
+        model, processor = load(_model_dir(model_dir))
     images, labels = make_images(per_combo, seed)
     img = embed_images(model, processor, images)
     img_shape = np.array([s for s, _ in labels])
@@ -179,7 +186,7 @@ def evaluate_paint(model_dir: str | Path | None = None, per_combo: int = 12,
     from photo_tagger.demo import paint
 
     if model is None:
-        model, processor = load(model_dir)
+        model, processor = load(_model_dir(model_dir))
     with tempfile.TemporaryDirectory() as folder:
         items = paint.write_dataset(folder, per_combo, seed)
         images = [Image.open(item.path).convert("RGB") for item in items]

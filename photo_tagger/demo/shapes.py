@@ -260,7 +260,8 @@ def _background(size: int, rng: np.random.Generator) -> np.ndarray:
         cx, cy = rng.uniform(0.2, 0.8, 2)
         t = np.sqrt((xx - cx) ** 2 + (yy - cy) ** 2) * 1.4
     t = np.clip(t, 0, 1)[..., None]
-    return (a * (1 - t) + b * t).astype(np.float32)
+    image: np.ndarray = (a * (1 - t) + b * t).astype(np.float32)
+    return image
 
 
 def shape_rgb(colour: str, rng: np.random.Generator) -> tuple[int, int, int]:
@@ -342,7 +343,8 @@ def _gradient(size: int, rng: np.random.Generator) -> np.ndarray:
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / max(size - 1, 1)
     angle = rng.uniform(0, 2 * np.pi)
     t = np.clip((xx - 0.5) * np.cos(angle) + (yy - 0.5) * np.sin(angle) + 0.5, 0, 1)
-    return (a * (1 - t[..., None]) + b * t[..., None]).astype(np.float32)
+    image: np.ndarray = (a * (1 - t[..., None]) + b * t[..., None]).astype(np.float32)
+    return image
 
 
 def _render_wide(shape: str, colour: str, rng: np.random.Generator, size: int

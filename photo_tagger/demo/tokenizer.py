@@ -30,4 +30,6 @@ def train_tokenizer(sentences: Iterable[str], vocab_size: int = 400):
     bpe.train_from_iterator(texts, trainer)
     model = json.loads(bpe.to_str())["model"]
     merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in model["merges"]]
-    return Siglip2Tokenizer(vocab=model["vocab"], merges=merges)
+    # transformers annotates `merges` as strings, but its BPE takes (left, right) pairs,
+    # which transformers itself passes when it reads a tokenizer.json.
+    return Siglip2Tokenizer(vocab=model["vocab"], merges=merges)  # type: ignore[arg-type]

@@ -196,10 +196,10 @@ def train(seed: int = 0, settings: Settings | None = None, log=print):
     # t and b start far from where a short run ends up; a larger step lets them get there.
     temp = [model.logit_scale, model.logit_bias]
     rest = [p for p in model.parameters() if all(p is not q for q in temp)]
-    opt = torch.optim.AdamW([{"params": rest},
-                             {"params": temp, "lr": settings.lr * settings.temp_lr_mult,
-                              "weight_decay": 0.0}],
-                            lr=settings.lr, weight_decay=settings.weight_decay)
+    groups: list[dict[str, Any]] = [
+        {"params": rest},
+        {"params": temp, "lr": settings.lr * settings.temp_lr_mult, "weight_decay": 0.0}]
+    opt = torch.optim.AdamW(groups, lr=settings.lr, weight_decay=settings.weight_decay)
 
     def lr_at(step: int) -> float:
         if step < settings.warmup:
@@ -215,15 +215,15 @@ def train(seed: int = 0, settings: Settings | None = None, log=print):
         idx = torch.from_numpy(rng.choice(settings.pool, settings.batch, replace=False))
         img_s, img_c = pool["shape"][idx], pool["colour"][idx]
         # One caption per image, each in a random language and of a random kind.
-        cap = []
+        caption_rows = []
         for s, c in zip(img_s.tolist(), img_c.tolist(), strict=True):
             lang = shapes.LANGS[rng.integers(len(shapes.LANGS))]
             kind = kinds[rng.integers(len(kinds))]
             key = (lang, kind, shapes.SHAPES[s] if kind != "colour" else None,
                    shapes.COLOURS[c] if kind != "shape" else None)
             rows = index[key]
-            cap.append(rows[rng.integers(len(rows))])
-        cap = torch.tensor(cap)
+            caption_rows.append(rows[rng.integers(len(rows))])
+        cap = torch.tensor(caption_rows)
         pixels = pool["pixels"][idx]
         dupes = pool["dupes"][idx[: settings.dupes]]
         flip = torch.from_numpy(rng.random(settings.batch) < 0.5)[:, None, None, None]

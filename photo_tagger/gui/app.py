@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import cast
 
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
@@ -29,8 +30,11 @@ def window_settings(home: Path) -> QSettings:
 
 
 def ensure_application() -> QApplication:
-    app = QApplication.instance()
-    if app is None:
+    existing = QApplication.instance()
+    if existing is not None:
+        # This process makes only QApplications (here, the self-test, pytest-qt).
+        app = cast(QApplication, existing)
+    else:
         app = QApplication(sys.argv[:1])
         app.setApplicationName(APP_NAME)
         app.setApplicationDisplayName("Photo Tagger")
@@ -38,7 +42,7 @@ def ensure_application() -> QApplication:
         app.setDesktopFileName(APP_NAME)
         apply_style(app)
     app.setWindowIcon(app_icon())
-    return app  # type: ignore[return-value]
+    return app
 
 
 def create_main_window(home: Path, model_id: str | None, **service_options: object

@@ -17,6 +17,12 @@ from photo_tagger.gui.bridge import ServiceBridge
 from photo_tagger.gui.thumbnails import ThumbnailLoader
 
 
+def int_setting(settings: QSettings, key: str, default: int) -> int:
+    """A whole-number setting: an ini file gives it back as text, and unset as `default`."""
+    value = settings.value(key, default)
+    return int(value) if isinstance(value, (int, str)) and value != "" else default
+
+
 @dataclass(frozen=True)
 class WindowContext:
     """The window's narrow interface for its dialogs and the viewer."""

@@ -107,16 +107,16 @@ class DuplicatesDialog(QDialog):
         bottom.addWidget(self.remove_button)
         layout.addLayout(bottom)
 
-        self.find_button.clicked.connect(self.find)
+        self.find_button.clicked.connect(self.find_groups)
         self.group_view.selectionModel().currentRowChanged.connect(self._group_chosen)
         self.member_view.activated.connect(self._open)
         self.open_button.clicked.connect(lambda: self._open(self.member_view.currentIndex()))
         self.remove_button.clicked.connect(self.remove_selected)
         self.undo_button.clicked.connect(self.undo_remove)
         fit_to_screen(self, 1000, 620)
-        self.find()
+        self.find_groups()
 
-    def find(self) -> None:
+    def find_groups(self) -> None:
         self._request += 1
         request = self._request
         threshold = self.threshold.value()
@@ -193,7 +193,7 @@ class DuplicatesDialog(QDialog):
             return indexer.remove_files(paths) if to_trash else indexer.exclude_files(paths)
 
         def done(_result: object, _error: BaseException | None) -> None:
-            self.find()
+            self.find_groups()
             if not to_trash:
                 self.removed = paths
                 self.undo_button.setText(f"Undo: bring back {photo_count(len(paths))}")
@@ -209,4 +209,4 @@ class DuplicatesDialog(QDialog):
         def job(library: Library, indexer: Indexer) -> object:
             return indexer.include_files(paths)
 
-        self.bridge.submit(job, lambda _result, _error: self.find())
+        self.bridge.submit(job, lambda _result, _error: self.find_groups())

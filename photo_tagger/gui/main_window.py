@@ -82,7 +82,7 @@ from photo_tagger.core.store import Library
 from photo_tagger.core.switch import SwitchProgress, needs_background_switch, switch_notice
 from photo_tagger.demo.samples import SAMPLE_QUERY, sample_folder, write_samples
 from photo_tagger.gui.bridge import ServiceBridge
-from photo_tagger.gui.context import WindowContext
+from photo_tagger.gui.context import WindowContext, int_setting
 from photo_tagger.gui.icons import app_icon
 from photo_tagger.gui.models import (
     KeyRole,
@@ -132,7 +132,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Photo Tagger")
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
-        self.thumb_size = int(settings.value("thumbnail_size", THUMBNAIL_SIZE))
+        self.thumb_size = int_setting(settings, "thumbnail_size", THUMBNAIL_SIZE)
 
         self.loader = ThumbnailLoader(thumbnail_dir(home), parent=self)
         self.photos = PhotoListModel(self.loader, self)
@@ -636,7 +636,7 @@ class MainWindow(QMainWindow):
             if self._closed:
                 return
             box = QMessageBox(QMessageBox.Icon.NoIcon, "Why this photo?",
-                              text if error is None else f"Cannot explain: {error}",
+                              f"Cannot explain: {error}" if error is not None else text or "",
                               QMessageBox.StandardButton.Close, self)
             box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             self.why_box = box
@@ -1021,7 +1021,9 @@ class MainWindow(QMainWindow):
             if name == "Remove Tag…":
                 remove = menu.addMenu("Remove Tag")
                 for tag in self.tags_of_photos(targets):
-                    remove.addAction(tag, lambda t=tag: self.set_tag(targets, t, False))
+                    def untag(t: str = tag) -> None:
+                        self.set_tag(targets, t, False)
+                    remove.addAction(tag, untag)
                 remove.setEnabled(not remove.isEmpty())
                 continue
             menu.addAction(action)

@@ -44,7 +44,7 @@ from photo_tagger.core import labels as label_api
 from photo_tagger.core.embedder import FAST_SUFFIX, ModelUnavailable, split_fast_suffix
 from photo_tagger.core.store import Library
 from photo_tagger.core.switch import human_bytes, needs_background_switch, switch_notice
-from photo_tagger.gui.context import WindowContext
+from photo_tagger.gui.context import WindowContext, int_setting
 from photo_tagger.gui.widgets import fit_to_screen
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ class SettingsDialog(QDialog):
         self.threads = QSpinBox(model_group)
         self.threads.setRange(0, max(1, os.cpu_count() or 1))
         self.threads.setSpecialValueText("automatic")
-        self.threads.setValue(int(context.settings.value("threads", 0) or 0))
+        self.threads.setValue(int_setting(context.settings, "threads", 0))
         self.threads.setToolTip("CPU threads for the model; applies when the model is loaded.")
         model_form.addRow("Threads:", self.threads)
         layout.addWidget(model_group)
@@ -158,12 +158,13 @@ class SettingsDialog(QDialog):
                 item.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled)
                 item.setCheckState(Qt.CheckState.Checked if value else Qt.CheckState.Unchecked)
                 self.folder_table.setItem(r, column, item)
-        hint = QLabel("Polling notices changes on network shares and removable drives, where "
-                      "change notifications do not arrive.", folder_group)
-        hint.setWordWrap(True)
-        hint.setObjectName("mutedText")
+        polling_hint = QLabel("Polling notices changes on network shares and removable "
+                              "drives, where change notifications do not arrive.",
+                              folder_group)
+        polling_hint.setWordWrap(True)
+        polling_hint.setObjectName("mutedText")
         folder_layout.addWidget(self.folder_table)
-        folder_layout.addWidget(hint)
+        folder_layout.addWidget(polling_hint)
         layout.addWidget(folder_group, 1)
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
@@ -429,12 +430,16 @@ class SettingsDialog(QDialog):
         self.apply()
         super().accept()
 
+    def _checked(self, row: int, column: int) -> bool:
+        item = self.folder_table.item(row, column)  # every row has its check boxes
+        return item is not None and item.checkState() == Qt.CheckState.Checked
+
     def apply(self) -> None:
         self.context.settings.setValue("threads", self.threads.value())
         self.context.set_thumb_size(self.thumb.value())
         for row, folder in enumerate(self._folders):
-            auto = self.folder_table.item(row, 1).checkState() == Qt.CheckState.Checked
-            poll = self.folder_table.item(row, 2).checkState() == Qt.CheckState.Checked
+            auto = self._checked(row, 1)
+            poll = self._checked(row, 2)
             if poll != folder.polling:
                 self.bridge.set_folder_polling(folder.id, poll)
             if auto != folder.auto_tag:

@@ -7,7 +7,17 @@ import re
 from collections import OrderedDict
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, QPoint, QRect, QSize, QStringListModel, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    QRect,
+    QSize,
+    QStringListModel,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import (
     QColor,
     QDragEnterEvent,
@@ -58,8 +68,9 @@ def fit_to_screen(window: QWidget, width: int, height: int) -> None:
     parent = window.parentWidget()
     screen = (parent.screen() if parent is not None else None) \
         or QGuiApplication.primaryScreen()
-    if window.layout() is not None:
-        window.layout().activate()
+    layout = window.layout()
+    if layout is not None:
+        layout.activate()
     if screen is None:
         window.resize(width, height)
         return
@@ -105,12 +116,17 @@ class SearchField(QLineEdit):
         """What `tag:` and `folder:` offer: the tags in use and the library's folders."""
         self._terms = {"tag": list(tags), "folder": list(folders)}
 
+    def _popup(self) -> QAbstractItemView:
+        popup = self.term_completer.popup()
+        assert popup is not None  # QCompleter makes its list on first use (popup mode)
+        return popup
+
     def _term_at_cursor(self) -> re.Match[str] | None:
         return _TERM.search(self.text()[:self.cursorPosition()])
 
     def _complete(self) -> None:
         term = self._term_at_cursor()
-        popup = self.term_completer.popup()
+        popup = self._popup()
         if term is None:
             popup.hide()
             return
@@ -136,7 +152,7 @@ class SearchField(QLineEdit):
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt API)
         if event.key() == Qt.Key.Key_Down and not self.completer() \
-                and not self.term_completer.popup().isVisible():
+                and not self._popup().isVisible():
             self.leave_down.emit()
             return
         if event.key() == Qt.Key.Key_Escape and self.text():
@@ -219,7 +235,8 @@ class PhotoDelegate(QStyledItemDelegate):
         self.thumb_size = thumb_size
         self.fitted = FittedPixmaps()
 
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
+    def sizeHint(self, option: QStyleOptionViewItem,  # noqa: N802
+                 index: QModelIndex | QPersistentModelIndex) -> QSize:
         return QSize(self.thumb_size + 16, self.image_height() + 36)
 
     def image_height(self) -> int:
@@ -227,7 +244,7 @@ class PhotoDelegate(QStyledItemDelegate):
         return round(self.thumb_size * 0.75)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem,
-              index: QModelIndex) -> None:
+              index: QModelIndex | QPersistentModelIndex) -> None:
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         palette = option.palette
@@ -385,12 +402,13 @@ class PhotoGrid(QListView):
 class SidebarDelegate(QStyledItemDelegate):
     """A sidebar row: the title, and the count right-aligned in a muted colour."""
 
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
+    def sizeHint(self, option: QStyleOptionViewItem,  # noqa: N802
+                 index: QModelIndex | QPersistentModelIndex) -> QSize:
         size = super().sizeHint(option, index)
         return QSize(size.width(), max(size.height(), 26))
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem,
-              index: QModelIndex) -> None:
+              index: QModelIndex | QPersistentModelIndex) -> None:
         count = index.data(CountRole)
         opt = QStyleOptionViewItem(option)
         self.initStyleOption(opt, index)
@@ -495,8 +513,9 @@ class TagChips(QWidget):
         """(tag, source, score) rows."""
         while self._layout.count():
             item = self._layout.takeAt(0)
-            if item is not None and item.widget() is not None:
-                item.widget().deleteLater()
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
         for tag, source, score in tags:
             chip = QToolButton(self)
             chip.setText(f"{tag}  ✕")
