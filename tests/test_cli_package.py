@@ -24,8 +24,8 @@ REPO = Path(__file__).resolve().parent.parent
 CLI_MODULES = sorted(f"photo_tagger.cli.{p.stem}"
                      for p in Path(photo_tagger.cli.__file__).parent.glob("*.py")
                      if p.stem != "__init__")
-ORDER = ["index", "search", "similar", "duplicates", "albums", "status", "doctor", "labels",
-         "retag", "tags", "tag", "untag", "review", "folders", "export-xmp", "exclusions",
+ORDER = ["index", "search", "similar", "duplicates", "albums", "status", "doctor", "models",
+         "labels", "retag", "tags", "tag", "untag", "review", "folders", "export-xmp", "exclusions",
          "watch", "demo"]
 
 
