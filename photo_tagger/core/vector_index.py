@@ -52,6 +52,8 @@ class Backend(Protocol):
     def nearest(self, query: np.ndarray, limit: int, allowed: set[int] | None = None,
                 exclude: set[int] | None = None) -> list[tuple[int, float]]: ...
 
+    def scores(self, columns: np.ndarray) -> np.ndarray: ...
+
 
 def top_k(ids: np.ndarray, scores: np.ndarray, limit: int) -> list[tuple[int, float]]:
     """The `limit` best (id, score) by score, ties by position; -inf scores are dropped."""
@@ -84,6 +86,11 @@ class ExactBackend:
                 mask &= ~np.isin(self.ids, np.fromiter(exclude, dtype=np.int64))
             scores = np.where(mask, scores, -np.inf)
         return top_k(self.ids, scores, limit)
+
+    def scores(self, columns: np.ndarray) -> np.ndarray:
+        """Every photo's dot product with each column, (photos, columns), rows as `ids`."""
+        return np.stack([self.matrix @ np.asarray(c, dtype=np.float32) for c in columns],
+                        axis=1).reshape(len(self.ids), len(columns))
 
 
 def _empty_exact() -> ExactBackend:
@@ -249,6 +256,18 @@ class FaissBackend:
             out = codes @ scaled
             out += offset
             yield ids, out
+
+    def scores(self, columns: np.ndarray) -> np.ndarray:
+        """Every photo's dot product with each column, (photos, columns), rows as `ids`:
+        a search that counts every match reads the 8-bit codes once (~0.4 s at 1M here)
+        instead of holding 3 GB of floats. A photo without a vector scores -inf."""
+        out = np.full((len(self.ids), len(columns)), -np.inf, dtype=np.float32)
+        for ids, block in self.products(columns):
+            positions = np.searchsorted(self.ids, ids)
+            held = positions < len(self.ids)
+            held[held] = self.ids[positions[held]] == ids[held]
+            out[positions[held]] = block[held]
+        return out
 
     def _float_codes(self, rows: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(ids, the 8-bit codes as float32) in blocks of about `rows` (an inverted list is
@@ -518,6 +537,12 @@ class VectorIndex:
     def nearest(self, query: np.ndarray, limit: int, allowed: set[int] | None = None,
                 exclude: set[int] | None = None) -> list[tuple[int, float]]:
         return self.backend.nearest(query, limit, allowed, exclude)
+
+    def scores(self, columns: np.ndarray) -> np.ndarray:
+        """Every photo's dot product (cosine) with each column, rows as `ids`: exact below
+        `min_faiss`, from the 8-bit codes above (within ~0.01)."""
+        return self.backend.scores(np.asarray(columns, dtype=np.float32).reshape(
+            len(columns), -1))
 
 
 @contextlib.contextmanager
