@@ -11,9 +11,7 @@ re-tagging 100 labels from the stored vectors.
 index ready from a fresh start, its FAISS file already built), `first_search_s` (that plus
 the first query), `retag_100_labels_s` (scores and thresholds of 100 labels for every
 photo, from a fresh start: the FAISS file mapped, or the float vectors), `retag_held_s`
-(the same from the index a search already holds, as in the running app),
-`all_scores_p50_ms` (every photo's cosine with a query, as `Searcher.find` needs to count
-its matches) and more.
+(the same from the index a search already holds, as in the running app) and more.
 """
 
 from __future__ import annotations
@@ -105,11 +103,6 @@ def measure(size: int, kind: str, milvus_max: int, knn_queries: int) -> dict[str
             ms, hits = timed(lambda q=query: index.nearest(q, 50))
             times.append(ms)
             recalls.append(recall([i for i, _ in hits], expected))
-        # What `Searcher.find` adds: every photo's cosine (its cutoff counts all matches),
-        # for the query and its positive phrases: one pass over the codes or the floats.
-        all_times = [timed(lambda q=query: index.scores(np.stack([q, q])))[0]
-                     for query in queries[:5]]
-        result["all_scores_p50_ms"] = percentile(all_times, 50)
         backend = index.backend
         memory = backend.memory_bytes() if hasattr(backend, "memory_bytes") else \
             backend.matrix.nbytes

@@ -257,31 +257,3 @@ def test_retag_reads_the_index_search_holds_and_agrees_with_the_floats(clustered
     assert any(abs(got[k] - exact[k]) > 1e-6 for k in both)  # from the codes, not floats
     assert tagger.retag_library(library, matrix) == len(got)
 
-
-def test_search_counts_and_ranks_on_the_codes_without_the_float_vectors(clustered) -> None:
-    """`Searcher.find` scores every photo (its cutoff counts all matches): in a FAISS-size
-    library it reads the 8-bit codes, never the 3 GB float copy, and agrees with exact."""
-    from photo_tagger.core.search import Searcher
-
-    library, vectors, ids = clustered
-    rng = np.random.default_rng(11)
-    phrases = {"red car": queries_near(vectors, 1, rng)[0], "snow": uniform_vectors(1, DIM, rng)[0]}
-    with library.transaction():
-        library.conn.executemany(
-            "INSERT INTO query_vectors(model_id, text, vector) VALUES ('test-model', ?, ?)",
-            [(text, vector.astype(np.float32).tobytes()) for text, vector in phrases.items()])
-        for key, value in [("label_scale", "10.0"), ("label_bias", "-5.0"),
-                           ("label_scale_model", "test-model")]:
-            library.set_meta(key, value)
-    exact = Searcher(library).find("red car -snow", limit=20)
-    assert library._vectors_cache is not None  # exact search held the floats
-    with Library(library.path) as again:
-        searcher = Searcher(again)
-        searcher.index = VectorIndex(min_faiss=1000)
-        answer = searcher.find("red car -snow", limit=20)
-        assert searcher.index.kind == "faiss-ivf-sq8"
-        assert again._vectors_cache is None  # no float vector was read
-    assert exact.matches > 20
-    assert abs(answer.matches - exact.matches) <= 0.05 * exact.matches
-    top = {r.photo_id for r in answer.results}
-    assert len(top & {r.photo_id for r in exact.results}) >= 18

@@ -133,7 +133,7 @@ class Searcher:
         parsed.tags += list(tags or [])
         allowed = filters.allowed_ids(self.library, parsed)
         self.index.refresh(self.library)
-        ids = self.index.ids
+        ids, matrix = self.index.ids, self.index.matrix
         mask = np.ones(len(ids), dtype=bool) if allowed is None \
             else np.isin(ids, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
         if parsed.duplicate:
@@ -143,16 +143,10 @@ class Searcher:
         vectors = self.texts.vectors(parsed.positive + parsed.negative)
         scale, bias = self.texts.scale_bias()
         cut_cos = match_cosine(scale, bias)
-        # Every cosine the query needs, in one pass over the vectors (over the 8-bit codes
-        # in a large library): the ranking vector, the positive phrases alone, each NOT.
-        positive = _unit(sum((vectors[p] for p in parsed.positive), _zeros(vectors)))
-        nots = [] if everything else parsed.negative
-        cosines = self.index.scores(np.stack(
-            [self.query_vector(parsed), positive, *(vectors[p] for p in nots)]))
         removed = np.zeros(len(ids), dtype=bool)
         if not everything:  # a real NOT: the photos that match a -phrase go
-            for column in range(len(nots)):
-                removed |= cosines[:, 2 + column] >= cut_cos
+            for phrase in parsed.negative:
+                removed |= (matrix @ vectors[phrase]) >= cut_cos
             removed &= mask
             mask &= ~removed
             if not parsed.positive:  # only NOTs: what is left, newest first
@@ -160,9 +154,10 @@ class Searcher:
                 answer.removed, answer.cutoff = int(removed.sum()), match_probability(bias)
                 return answer
         # The whole ranking (`everything`) is today's vector arithmetic: -phrases push.
-        scores = cosines[:, 0]
+        scores = matrix @ self.query_vector(parsed)
         if parsed.positive:
-            relevance = scores if not parsed.negative else cosines[:, 1]
+            positive = _unit(sum((vectors[p] for p in parsed.positive), _zeros(vectors)))
+            relevance = scores if not parsed.negative else matrix @ positive
         else:
             relevance = np.full(len(ids), -np.inf, dtype=np.float32)
         matched = mask & (relevance >= cut_cos)

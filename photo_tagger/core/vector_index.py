@@ -52,8 +52,6 @@ class Backend(Protocol):
     def nearest(self, query: np.ndarray, limit: int, allowed: set[int] | None = None,
                 exclude: set[int] | None = None) -> list[tuple[int, float]]: ...
 
-    def scores(self, columns: np.ndarray) -> np.ndarray: ...
-
 
 def top_k(ids: np.ndarray, scores: np.ndarray, limit: int) -> list[tuple[int, float]]:
     """The `limit` best (id, score) by score, ties by position; -inf scores are dropped."""
@@ -87,11 +85,6 @@ class ExactBackend:
             scores = np.where(mask, scores, -np.inf)
         return top_k(self.ids, scores, limit)
 
-    def scores(self, columns: np.ndarray) -> np.ndarray:
-        """Every photo's dot product with each column, (photos, columns), rows as `ids`."""
-        return np.stack([self.matrix @ np.asarray(c, dtype=np.float32) for c in columns],
-                        axis=1).reshape(len(self.ids), len(columns))
-
 
 def _empty_exact() -> ExactBackend:
     return ExactBackend(np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32))
@@ -121,8 +114,6 @@ class FaissBackend:
         self.generation = generation  # the library's vectors generation it reflects; -1: unknown
         self.mapped = mapped
         self.stamp: tuple[int, int] | None = None  # (size, mtime) of the file it was read from
-        # (held, where): which codes, in their stored order, belong to `ids`, and where.
-        self._placement: tuple[np.ndarray, np.ndarray] | None = None
 
     # -- building -------------------------------------------------------------------------
     @classmethod
@@ -208,7 +199,6 @@ class FaissBackend:
         """Bring the index to the library's (ids, checksums): drop what went or changed,
         add what came or changed. Returns the number of vectors touched."""
         assert not self.mapped, "a mapped index is read-only: patch an owned copy"
-        self._placement = None
         order = np.argsort(ids)
         ids, sums = ids[order], sums[order]
         old = dict(zip(self.ids.tolist(), self.sums.tolist(), strict=True))
@@ -256,42 +246,9 @@ class FaissBackend:
         scaled = np.ascontiguousarray((columns * step).T)
         offset = columns @ low
         for ids, codes in self._float_codes(rows):
-            if len(columns) <= 4:  # a query: matrix-vector products beat a thin GEMM
-                out = np.stack([codes @ scaled[:, j] for j in range(len(columns))], axis=1)
-            else:
-                out = codes @ scaled
+            out = codes @ scaled
             out += offset
             yield ids, out
-
-    def scores(self, columns: np.ndarray) -> np.ndarray:
-        """Every photo's dot product with each column, (photos, columns), rows as `ids`:
-        a search that counts every match reads the 8-bit codes once (~0.4 s at 1M here)
-        instead of holding 3 GB of floats. A photo without a vector scores -inf."""
-        if self._placement is None:
-            stored = self._stored_ids()
-            positions = np.searchsorted(self.ids, stored)
-            held = positions < len(self.ids)
-            held[held] = self.ids[positions[held]] == stored[held]
-            self._placement = held, positions[held]
-        held, where = self._placement
-        in_order = np.empty((len(held), len(columns)), dtype=np.float32)
-        start = 0
-        for ids, block in self.products(columns):
-            in_order[start:start + len(ids)] = block
-            start += len(ids)
-        out = np.full((len(self.ids), len(columns)), -np.inf, dtype=np.float32)
-        out[where] = in_order[held]
-        return out
-
-    def _stored_ids(self) -> np.ndarray:
-        """Every id held, in the order `_float_codes` reads the codes (list after list)."""
-        faiss = _faiss()
-        if not self.is_ivf:
-            return np.asarray(faiss.vector_to_array(self.index.id_map), dtype=np.int64)
-        lists = self.index.invlists
-        parts = [faiss.rev_swig_ptr(lists.get_ids(number), lists.list_size(number)).copy()
-                 for number in range(self.index.nlist) if lists.list_size(number)]
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
     def _float_codes(self, rows: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(ids, the 8-bit codes as float32) in blocks of about `rows` (an inverted list is
@@ -561,12 +518,6 @@ class VectorIndex:
     def nearest(self, query: np.ndarray, limit: int, allowed: set[int] | None = None,
                 exclude: set[int] | None = None) -> list[tuple[int, float]]:
         return self.backend.nearest(query, limit, allowed, exclude)
-
-    def scores(self, columns: np.ndarray) -> np.ndarray:
-        """Every photo's dot product (cosine) with each column, rows as `ids`: exact below
-        `min_faiss`, from the 8-bit codes above (within ~0.01)."""
-        return self.backend.scores(np.asarray(columns, dtype=np.float32).reshape(
-            len(columns), -1))
 
 
 @contextlib.contextmanager
