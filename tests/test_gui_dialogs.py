@@ -265,7 +265,7 @@ def test_the_model_manager_says_no_internet_plainly_and_offers_the_demo(qtbot,
     dialog = SettingsDialog(win.context, win)
     qtbot.addWidget(dialog)
     dialog.show()
-    names = [c.model_id for c in dialog._checkpoints]
+    names = [c.model_id for c in dialog.checkpoint_rows]
     assert "google/siglip2-large-patch16-256" in names
     assert "google/siglip2-base-patch16-224@int8" not in names  # the fast-mode checkbox
     assert dialog.checkpoint_table.item(names.index("demo:shapes"), 1).text() == "yes"
@@ -294,7 +294,7 @@ def test_the_model_manager_measures_speed_and_int8_on_the_users_photos(qtbot,
     qtbot.addWidget(dialog)
     dialog.show()
     model = str(win.context.bridge.model_id)
-    names = [c.model_id for c in dialog._checkpoints]
+    names = [c.model_id for c in dialog.checkpoint_rows]
     assert model in names  # the library's local folder is a row of the manager
     row = names.index(model)
     assert dialog.checkpoint_table.item(row, 3).text() == "not measured"

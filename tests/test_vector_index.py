@@ -93,6 +93,13 @@ def test_uniform_vectors_fall_back_to_a_flat_scan(tmp_path: Path) -> None:
         assert index.kind == "faiss-flat-sq8"
         exact = ExactBackend(np.array(ids), vectors)
         assert recall(index, exact, uniform_vectors(10, 256, rng)) >= 0.95
+        # Search's matches and decoded vectors work on the flat scan too.
+        some = np.array(ids[100:110])
+        assert np.abs(index.vectors_of(some) - vectors[100:110]).max() < 0.02
+        cut = float(np.quantile(vectors @ vectors[7], 0.99))
+        want = set(exact.within(vectors[7], cut).tolist())
+        got = set(index.within(vectors[7], cut).tolist())
+        assert ids[7] in got and len(got ^ want) <= 3
 
 
 def test_index_is_saved_beside_the_db_and_loaded_not_rebuilt(clustered) -> None:
@@ -257,3 +264,61 @@ def test_retag_reads_the_index_search_holds_and_agrees_with_the_floats(clustered
     assert any(abs(got[k] - exact[k]) > 1e-6 for k in both)  # from the codes, not floats
     assert tagger.retag_library(library, matrix) == len(got)
 
+
+def _cache_phrase(library: Library, phrase: str, vector: np.ndarray) -> None:
+    """A query phrase as the library caches it (no model needed to search it again)."""
+    with library.transaction():
+        library.conn.execute(
+            "INSERT INTO query_vectors(model_id, text, vector) VALUES (?, ?, ?)",
+            (library.model_id, phrase, (vector / np.linalg.norm(vector)).astype(
+                np.float32).tobytes()))
+
+
+def test_find_over_faiss_matches_exact_without_the_float_matrix(clustered) -> None:
+    from photo_tagger.core.relevance import match_cosine, match_probability
+    from photo_tagger.core.search import Searcher
+
+    library, vectors, ids = clustered
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    near, other = unit[0], unit[2000]
+    _cache_phrase(library, "near", near)
+    _cache_phrase(library, "other", other)
+    # A temperature and bias whose cutoff keeps ~2 % of the library for "near".
+    scale = 10.0
+    cut = float(np.quantile(unit @ near, 0.98))
+    bias = -scale * cut / 0.75
+    assert match_cosine(scale, bias) == pytest.approx(cut)
+    with library.transaction():
+        library.set_meta("label_scale", repr(scale))
+        library.set_meta("label_bias", repr(bias))
+        library.set_meta("label_scale_model", library.model_id)
+    VectorIndex(min_faiss=1000).refresh(library)  # the index file, as a running app has
+    exact = Searcher(library)
+    # Its own connection, as the window's: what it reads is its own.
+    own = Library(library.path)
+    indexed = Searcher(own)
+    indexed.index = VectorIndex(min_faiss=1000)
+    for query in ["near", "near -other", "near folder:/photos", "near sort:date"]:
+        want, got = exact.find(query, limit=30), indexed.find(query, limit=30)
+        assert exact.index.holds_floats and not indexed.index.holds_floats
+        assert want.matches >= 40
+        # The same matches, within the 8-bit codes' rounding at the border.
+        assert abs(got.matches - want.matches) <= max(2, want.matches // 20), query
+        assert got.weaker == pytest.approx(want.weaker, abs=max(2, want.matches // 20))
+        overlap = {r.photo_id for r in got.results} & {r.photo_id for r in want.results}
+        assert len(overlap) >= 27, query
+        assert got.cutoff is not None and all(
+            r.probability is not None and r.probability >= got.cutoff - 1e-3
+            for r in got.results)
+    # NOT removes what matches the -phrase: nothing near "near" survives "-near".
+    assert indexed.find("other -near", limit=None).removed == exact.find(
+        "other -near", limit=None).removed
+    # The whole ranking's best results, and explanations, without the float matrix.
+    assert [r.photo_id for r in indexed.find("near", limit=5, everything=True).results][:3] \
+        == [r.photo_id for r in exact.find("near", limit=5, everything=True).results][:3]
+    explained = indexed.find("near", limit=3, explain=True).results[0].explanation
+    assert explained is not None and explained.terms[0][0] == "near"
+    assert explained.terms[0][1] >= match_probability(bias) - 1e-3
+    # None of it read the float matrix (3 GB at 1M photos) into the searcher's connection.
+    assert own._vectors_cache is None
+    own.close()

@@ -133,7 +133,7 @@ class Searcher:
         parsed.tags += list(tags or [])
         allowed = filters.allowed_ids(self.library, parsed)
         self.index.refresh(self.library)
-        ids, matrix = self.index.ids, self.index.matrix
+        ids = self.index.ids
         mask = np.ones(len(ids), dtype=bool) if allowed is None \
             else np.isin(ids, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
         if parsed.duplicate:
@@ -146,7 +146,7 @@ class Searcher:
         removed = np.zeros(len(ids), dtype=bool)
         if not everything:  # a real NOT: the photos that match a -phrase go
             for phrase in parsed.negative:
-                removed |= (matrix @ vectors[phrase]) >= cut_cos
+                removed |= np.isin(ids, self.index.within(vectors[phrase], cut_cos))
             removed &= mask
             mask &= ~removed
             if not parsed.positive:  # only NOTs: what is left, newest first
@@ -154,27 +154,38 @@ class Searcher:
                 answer.removed, answer.cutoff = int(removed.sum()), match_probability(bias)
                 return answer
         # The whole ranking (`everything`) is today's vector arithmetic: -phrases push.
-        scores = matrix @ self.query_vector(parsed)
-        if parsed.positive:
-            positive = _unit(sum((vectors[p] for p in parsed.positive), _zeros(vectors)))
+        query_vector = self.query_vector(parsed)
+        positive = _unit(sum((vectors[p] for p in parsed.positive), _zeros(vectors))) \
+            if parsed.positive else None
+        # What is scored: every candidate when the floats are in memory; with FAISS, the
+        # photos near the query only, decoded from their codes (no 3 GB matrix at 1M).
+        if self.index.holds_floats:
+            scope_ids, matrix, in_scope = ids, self.index.matrix, mask
+        else:
+            scope = self._near(ids, mask, query_vector, positive, cut_cos, everything,
+                               limit)
+            scope_ids, in_scope = ids[scope], mask[scope]
+            matrix = self.index.vectors_of(scope_ids)
+        scores = matrix @ query_vector
+        if positive is not None:
             relevance = scores if not parsed.negative else matrix @ positive
         else:
-            relevance = np.full(len(ids), -np.inf, dtype=np.float32)
-        matched = mask & (relevance >= cut_cos)
-        shown = mask if everything else matched
+            relevance = np.full(len(scope_ids), -np.inf, dtype=np.float32)
+        matched = in_scope & (relevance >= cut_cos)
+        shown = in_scope if everything else matched
         positions = np.flatnonzero(shown)
         if parsed.sort == "date":
-            positions = self._by_date(ids, positions)
+            positions = self._by_date(scope_ids, positions)
         else:
             positions = _top(scores, positions, limit)
         positions = positions[:limit] if limit is not None else positions
-        chosen = ids[positions].tolist()
+        chosen = scope_ids[positions].tolist()
         probabilities: list[float | None] = [None] * len(positions)
-        if parsed.positive:
+        if positive is not None:
             probabilities = probability(relevance[positions], scale, bias).tolist()
         photos = self.library.photos_by_ids(chosen)
-        explanations = self._explain(parsed, chosen, positions, vectors, scale, bias) \
-            if explain else {}
+        explanations = self._explain(parsed, chosen, matrix[positions], vectors, scale,
+                                     bias) if explain else {}
         results = [SearchResult(pid, photos[pid].path, float(scores[pos]), p,
                                 explanations.get(pid))
                    for pid, pos, p in zip(chosen, positions.tolist(), probabilities,
@@ -182,6 +193,21 @@ class Searcher:
         matches = int(matched.sum())
         return SearchAnswer(parsed, results, matches, int(mask.sum()) - matches,
                             int(removed.sum()), match_probability(bias))
+
+    def _near(self, ids: np.ndarray, mask: np.ndarray, query_vector: np.ndarray,
+              positive: np.ndarray | None, cut_cos: float, everything: bool,
+              limit: int | None) -> np.ndarray:
+        """Positions (into `ids`) worth scoring when FAISS holds the library: the matches
+        of the positive phrases, and for the whole ranking its best `limit` too."""
+        found = [self.index.within(positive, cut_cos)] if positive is not None else []
+        if everything:
+            if limit is None:
+                return np.flatnonzero(mask)
+            allowed = None if mask.all() else set(ids[mask].tolist())
+            found.append(np.array([pid for pid, _ in self.index.nearest(
+                query_vector, limit, allowed)], dtype=np.int64))
+        wanted = np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64)
+        return np.flatnonzero(np.isin(ids, wanted) & mask)
 
     def search(self, query: str, limit: int = API_SEARCH_LIMIT, folder: str | None = None,
                tags: list[str] | None = None) -> list[SearchResult]:
@@ -213,13 +239,13 @@ class Searcher:
         """Why `photo_id` is (or is not) an answer to `query`, on demand."""
         parsed = self.expand(query)
         self.index.refresh(self.library)
-        where = np.flatnonzero(self.index.ids == photo_id)
-        if len(where) == 0:
+        if not (self.index.ids == photo_id).any():
             return None
         vectors = self.texts.vectors(parsed.positive + parsed.negative) \
             if parsed.has_text else {}
         scale, bias = self.texts.scale_bias() if parsed.has_text else (1.0, 0.0)
-        return self._explain(parsed, [photo_id], where[:1], vectors, scale, bias)[photo_id]
+        rows = self.index.vectors_of(np.array([photo_id], dtype=np.int64))
+        return self._explain(parsed, [photo_id], rows, vectors, scale, bias)[photo_id]
 
     # -- helpers ------------------------------------------------------------------------
     def _listing(self, parsed: SearchQuery, candidates: np.ndarray, limit: int | None,
@@ -231,11 +257,10 @@ class Searcher:
         explanations = {}
         if explain and rows:
             chosen = [pid for pid, _ in rows]
-            order = np.argsort(self.index.ids)
-            positions = order[np.searchsorted(self.index.ids, chosen, sorter=order)]
             vectors = self.texts.vectors(parsed.negative) if parsed.negative else {}
             scale, bias = self.texts.scale_bias() if parsed.negative else (1.0, 0.0)
-            explanations = self._explain(parsed, chosen, positions, vectors, scale, bias)
+            explanations = self._explain(parsed, chosen, self.index.vectors_of(
+                np.asarray(chosen, dtype=np.int64)), vectors, scale, bias)
         results = [SearchResult(pid, path, 1.0, None, explanations.get(pid))
                    for pid, path in rows]
         return SearchAnswer(parsed, results, len(wanted), 0, 0, None)
@@ -257,12 +282,12 @@ class Searcher:
             return self._duplicates[1]
         return filters.duplicate_ids(self.library, ids, matrix, np.flatnonzero(mask))
 
-    def _explain(self, parsed: SearchQuery, chosen: list[int], positions: np.ndarray,
+    def _explain(self, parsed: SearchQuery, chosen: list[int], rows: np.ndarray,
                  vectors: dict[str, np.ndarray], scale: float, bias: float
                  ) -> dict[int, Explanation]:
-        matrix = self.index.matrix
+        """Each chosen photo's breakdown; `rows` are their vectors, row for row."""
         terms = [(p, p) for p in parsed.positive] + [(f"-{p}", p) for p in parsed.negative]
-        per_term = {label: probability(matrix[positions] @ vectors[phrase], scale, bias)
+        per_term = {label: probability(rows @ vectors[phrase], scale, bias)
                     for label, phrase in terms}
         dates = filters.photo_dates(self.library, chosen)
         described = tuple(filters.describe(parsed))

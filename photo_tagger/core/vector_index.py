@@ -52,6 +52,10 @@ class Backend(Protocol):
     def nearest(self, query: np.ndarray, limit: int, allowed: set[int] | None = None,
                 exclude: set[int] | None = None) -> list[tuple[int, float]]: ...
 
+    def within(self, query: np.ndarray, cosine: float) -> np.ndarray: ...
+
+    def vectors_of(self, ids: np.ndarray) -> np.ndarray: ...
+
 
 def top_k(ids: np.ndarray, scores: np.ndarray, limit: int) -> list[tuple[int, float]]:
     """The `limit` best (id, score) by score, ties by position; -inf scores are dropped."""
@@ -84,6 +88,17 @@ class ExactBackend:
                 mask &= ~np.isin(self.ids, np.fromiter(exclude, dtype=np.int64))
             scores = np.where(mask, scores, -np.inf)
         return top_k(self.ids, scores, limit)
+
+    def within(self, query: np.ndarray, cosine: float) -> np.ndarray:
+        """Ids of the photos whose cosine with `query` reaches `cosine`."""
+        if len(self.ids) == 0:
+            return np.zeros(0, dtype=np.int64)
+        return self.ids[self.matrix @ query.astype(np.float32) >= cosine]
+
+    def vectors_of(self, ids: np.ndarray) -> np.ndarray:
+        """The vectors of `ids` (all held), row for row."""
+        order = np.argsort(self.ids)
+        return self.matrix[order[np.searchsorted(self.ids, ids, sorter=order)]]
 
 
 def _empty_exact() -> ExactBackend:
@@ -187,12 +202,33 @@ class FaissBackend:
         wanted = wanted[np.isin(wanted, self.ids)]
         if len(wanted) == 0:
             return []
+        return top_k(wanted, self.vectors_of(wanted) @ query, limit)
+
+    def within(self, query: np.ndarray, cosine: float) -> np.ndarray:
+        """Ids of the photos whose cosine with `query` reaches `cosine` (8-bit codes; IVF
+        probes twice its calibrated lists, so matches near a list's border are kept)."""
+        if len(self.ids) == 0:
+            return np.zeros(0, dtype=np.int64)
+        faiss = _faiss()
+        params = faiss.SearchParametersIVF(nprobe=min(self.index.nlist, 2 * self.nprobe)) \
+            if self.is_ivf else None
+        query = np.ascontiguousarray(query[None, :], dtype=np.float32)
+        # range_search keeps scores above the radius; the cutoff is "at least".
+        _, _, found = self.index.range_search(query, float(np.nextafter(
+            np.float32(cosine), np.float32(-np.inf))), params=params)
+        return np.asarray(found, dtype=np.int64)
+
+    def vectors_of(self, ids: np.ndarray) -> np.ndarray:
+        """The decoded 8-bit vectors of `ids` (all held), row for row."""
+        if len(ids) == 0:
+            return np.zeros((0, self.index.d), dtype=np.float32)
         if self.is_ivf and self.index.direct_map.type == 0:
-            # id → position, built on the first restricted search (not saved, and not
-            # at load: building it for 1M photos costs seconds before the first search).
+            # id → position, built on first use (not saved, and not at load: building
+            # it for 1M photos costs seconds before the first search).
             self.index.set_direct_map_type(_faiss().DirectMap.Hashtable)
-        vectors = self.index.reconstruct_batch(wanted)
-        return top_k(wanted, vectors @ query, limit)
+        # The flat scan is an IndexIDMap2, which maps ids to positions itself.
+        return np.asarray(self.index.reconstruct_batch(
+            np.ascontiguousarray(ids, dtype=np.int64)), dtype=np.float32)
 
     # -- keeping up with the library ------------------------------------------------------
     def apply(self, library: Library, ids: np.ndarray, sums: np.ndarray) -> int:
@@ -518,6 +554,20 @@ class VectorIndex:
     def nearest(self, query: np.ndarray, limit: int, allowed: set[int] | None = None,
                 exclude: set[int] | None = None) -> list[tuple[int, float]]:
         return self.backend.nearest(query, limit, allowed, exclude)
+
+    def within(self, query: np.ndarray, cosine: float) -> np.ndarray:
+        """Ids of the photos at or above `cosine` with `query` (search's matches)."""
+        return self.backend.within(query, cosine)
+
+    def vectors_of(self, ids: np.ndarray) -> np.ndarray:
+        """The vectors of `ids`, row for row, without the whole float matrix when FAISS
+        holds the library (decoded from its 8-bit codes)."""
+        return self.backend.vectors_of(ids)
+
+    @property
+    def holds_floats(self) -> bool:
+        """True when every float vector is in memory (exact search)."""
+        return isinstance(self.backend, ExactBackend)
 
 
 @contextlib.contextmanager

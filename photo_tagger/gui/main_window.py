@@ -510,6 +510,11 @@ class MainWindow(QMainWindow):
         self.language_note.setText(warning or "")
         self.language_note.setVisible(warning is not None)
 
+    @property
+    def pending_count(self) -> int:
+        """Photos waiting for the model, from the last sidebar counts."""
+        return self._pending_count
+
     def _folder_chosen(self) -> None:
         self._hold_tag_order = False  # another folder's tags: sorted afresh
         self.apply_filters()

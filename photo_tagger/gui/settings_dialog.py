@@ -75,6 +75,7 @@ class SettingsDialog(QDialog):
         self.context = context
         self.bridge = context.bridge
         self.setWindowTitle("Settings")
+        self.checkpoint_rows: list[checkpoints.Checkpoint] = []  # the manager's table
         layout = QVBoxLayout(self)
 
         model_group = QGroupBox("Model", self)
@@ -236,11 +237,11 @@ class SettingsDialog(QDialog):
         folders = [data for i in range(self.model_box.count())
                    if isinstance(data := self.model_box.itemData(i), str)
                    and data != DEMO_MODEL_NAME and Path(data).is_dir()]
-        self._checkpoints = checkpoints.list_checkpoints(self.context.reader,
+        self.checkpoint_rows = checkpoints.list_checkpoints(self.context.reader,
                                                          extra_folders=folders)
         table = self.checkpoint_table
         table.setRowCount(0)
-        for row, entry in enumerate(self._checkpoints):
+        for row, entry in enumerate(self.checkpoint_rows):
             table.insertRow(row)
             cells = (entry.model_id.removeprefix("google/"),
                      "yes" if entry.on_disk else "no",
@@ -255,7 +256,7 @@ class SettingsDialog(QDialog):
     def _update_fast_box(self) -> None:
         """The int8 checkbox with what was measured of it here, for the chosen checkpoint."""
         chosen = self.model_box.currentData()
-        entry = next((c for c in getattr(self, "_checkpoints", [])
+        entry = next((c for c in self.checkpoint_rows
                       if c.model_id == chosen), None)
         text = "Fast mode (int8 on the CPU)"
         if entry is not None and entry.int8_speed and entry.speed \
@@ -321,7 +322,7 @@ class SettingsDialog(QDialog):
 
     def selected_checkpoint(self) -> checkpoints.Checkpoint | None:
         rows = self.checkpoint_table.selectionModel().selectedRows()
-        return self._checkpoints[rows[0].row()] if rows else None
+        return self.checkpoint_rows[rows[0].row()] if rows else None
 
     def download_selected(self) -> None:
         entry = self.selected_checkpoint()
