@@ -309,6 +309,29 @@ def test_vectorised_tag_rows_match_the_definition() -> None:
         assert got[key] == pytest.approx(score, abs=1e-5)
 
 
+def test_a_threshold_is_met_exactly_where_its_float32_logit_says() -> None:
+    """tag_rows compares cosines with a threshold moved into cosine space, then confirms
+    each candidate on its float32 logit: photos a rounding step either side of the
+    threshold are tagged exactly as the logit comparison says."""
+    scale, bias, threshold = 112.0, -16.0, np.float32(0.3)
+    needed = np.float32(np.log(np.float64(threshold)) - np.log1p(-np.float64(threshold)))
+    cosines = [np.float32((float(needed) - bias) / scale)]
+    for _ in range(30):
+        cosines.insert(0, np.nextafter(cosines[0], np.float32(-1)))
+        cosines.append(np.nextafter(cosines[-1], np.float32(1)))
+    cos = np.array(cosines, dtype=np.float32)
+    vectors = np.zeros((len(cos), 4), dtype=np.float32)
+    vectors[:, 0] = cos
+    vectors[:, 1] = np.sqrt(1 - cos.astype(np.float64) ** 2)
+    label = Label(1, "dog", "dog", "{label}", float(threshold))
+    matrix = tagger.LabelMatrix([label], np.eye(1, 4, dtype=np.float32),
+                                np.array([threshold]), scale, bias)
+    logit = cos * np.float32(scale) + np.float32(bias)
+    expected = {i for i in range(len(cos)) if logit[i] >= needed}
+    got = {p for p, _, _ in tagger.tag_rows(matrix, list(range(len(cos))), vectors)}
+    assert got == expected and 0 < len(expected) < len(cos)
+
+
 def test_retag_of_100k_photos_by_100_labels_is_fast() -> None:
     rng = np.random.default_rng(0)
     labels = [Label(i, f"label {i}", f"tag {i % 90}", "{label}", None) for i in range(100)]

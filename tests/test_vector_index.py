@@ -181,6 +181,90 @@ def test_retag_reads_the_8bit_codes_of_a_current_index(clustered) -> None:
     assert expected - written == set()
 
 
+def test_a_current_saved_index_is_mapped_at_start_and_patched_in_a_copy(clustered) -> None:
+    library, vectors, _ = clustered
+    VectorIndex(min_faiss=1000).refresh(library)
+    path = index_path(library)
+    saved = FaissBackend.load(path, "test-model")
+    assert saved is not None and saved.generation == library.vectors_generation()
+    with Library(library.path) as again:
+        index = VectorIndex(min_faiss=1000)
+        index.refresh(again)
+        backend = index.backend
+        assert isinstance(backend, FaissBackend) and backend.mapped  # trusted, not copied
+        query = queries_near(vectors, 1, np.random.default_rng(7))[0]
+        assert index.nearest(query, 1)[0][1] > 0.9
+        # A vector written later: the mapped (read-only) index is patched in an owned copy.
+        fresh = uniform_vectors(1, DIM, np.random.default_rng(8))
+        [added] = fill(again, fresh, start=20_000)
+        index.refresh(again)
+        patched = index.backend
+        assert isinstance(patched, FaissBackend) and not patched.mapped
+        assert index.nearest(fresh[0], 1)[0][0] == added
+
+
+def test_vectors_changed_since_the_save_are_found_and_patched(clustered) -> None:
+    """The stale entry: a file rewritten (new content, new vector) after the index was
+    saved, by another connection; the next start must not trust the saved index."""
+    library, vectors, ids = clustered
+    VectorIndex(min_faiss=1000).refresh(library)
+    fresh = uniform_vectors(1, DIM, np.random.default_rng(9))
+    with Library(library.path) as writer, writer.transaction():
+        writer.save_indexed("/photos/000003.jpg", None, size=2, mtime=2.0,
+                            content_hash="rewritten", width=1, height=1, taken_at=None,
+                            camera=None, vector=fresh[0])
+    with Library(library.path) as again:
+        index = VectorIndex(min_faiss=1000)
+        index.refresh(again)
+        top = index.nearest(fresh[0], 1)[0]
+        assert top[0] == ids[3] and top[1] > 0.98
+        assert ids[3] not in {i for i, _ in index.nearest(vectors[3], 5)}
+    saved = FaissBackend.load(index_path(library), "test-model")
+    assert saved is not None and saved.generation == library.vectors_generation()
+
+
+def test_a_database_changed_behind_the_generation_is_not_trusted(clustered) -> None:
+    """Content hashes and vectors rewritten without the generation moving (as when the
+    database file is replaced by another one): the spot check sees it."""
+    library, vectors, ids = clustered
+    VectorIndex(min_faiss=1000).refresh(library)
+    generation = library.vectors_generation()
+    fresh = uniform_vectors(1, DIM, np.random.default_rng(10))
+    with library.transaction():
+        library.conn.execute("UPDATE photos SET content_hash = 'other' || id")
+        library.conn.execute("UPDATE photo_vectors SET embedding = ? WHERE photo_id = ?",
+                             (fresh[0].astype(np.float32).tobytes(), ids[5]))
+    assert library.vectors_generation() == generation
+    with Library(library.path) as again:
+        index = VectorIndex(min_faiss=1000)
+        index.refresh(again)
+        assert index.nearest(fresh[0], 1)[0][0] == ids[5]
+
+
+def test_retag_reads_the_index_search_holds_and_agrees_with_the_floats(clustered) -> None:
+    library, vectors, ids = clustered
+    index = VectorIndex(min_faiss=1000)
+    index.refresh(library)
+    index_path(library).unlink()  # nothing left to load: re-tagging must use what is held
+    labels = [Label(i, f"l{i}", f"t{i % 4}", "{label}", None) for i in range(6)]
+    limits = {"t0": 0.5, "t1": 0.3, "t2": 0.6, "t3": 0.0}  # synonyms share a threshold
+    matrix = tagger.LabelMatrix(labels, vectors[[0, 700, 1400, 2100, 2800, 3500]].copy(),
+                                np.array([limits[label.tag] for label in labels], np.float32),
+                                10.0, -5.0)
+    got = {(p, t): s for p, t, s in tagger.library_tag_rows(library, matrix)}
+    exact = {(p, t): s for p, t, s in tagger.tag_rows(matrix, ids, vectors)}
+    # Equal tags, except where a score lies within the 8-bit codes' error of its threshold
+    # (cosines within ~0.01: scores within 0.03 at this scale).
+    unsure = {key for key, score in [*exact.items(), *got.items()]
+              if abs(score - limits[key[1]]) < 0.03}
+    assert len(exact) > 4000
+    assert got.keys() - unsure == exact.keys() - unsure
+    both = got.keys() & exact.keys()
+    assert max(abs(got[k] - exact[k]) for k in both) < 0.03
+    assert any(abs(got[k] - exact[k]) > 1e-6 for k in both)  # from the codes, not floats
+    assert tagger.retag_library(library, matrix) == len(got)
+
+
 def _cache_phrase(library: Library, phrase: str, vector: np.ndarray) -> None:
     """A query phrase as the library caches it (no model needed to search it again)."""
     with library.transaction():

@@ -126,6 +126,9 @@ class Library:
         if read_only:
             self.conn.execute("PRAGMA query_only = ON")
         self._vectors_cache: tuple[int, np.ndarray, np.ndarray] | None = None
+        # (generation, the FAISS index search holds, set by `VectorIndex`): re-tagging reads
+        # its codes instead of loading the file again. Loosely typed: the store knows no FAISS.
+        self.held_index: tuple[int, object] | None = None
 
     def close(self) -> None:
         self.conn.close()
@@ -720,6 +723,22 @@ class Library:
         sums = np.fromiter((zlib.crc32(r[1] or b"") for r in rows),
                            dtype=np.uint32, count=len(rows))
         return ids, sums
+
+    def signatures_of(self, ids: Sequence[int]) -> dict[int, int]:
+        """`vector_signatures` of a few indexed photos (a spot check of a saved index)."""
+        wanted = [int(i) for i in ids]
+        found: dict[int, int] = {}
+        for start in range(0, len(wanted), 500):
+            part = wanted[start:start + 500]
+            found.update((r[0], zlib.crc32(r[1] or b"")) for r in self.conn.execute(
+                "SELECT id, CAST(content_hash AS BLOB) FROM photos WHERE status = 'indexed' "
+                f"AND id IN ({','.join('?' * len(part))})", part))
+        return found
+
+    def indexed_count(self) -> int:
+        """Photos whose vector is stored (from the status index: milliseconds at 1M)."""
+        return int(self.conn.execute(
+            "SELECT count(*) FROM photos WHERE status = 'indexed'").fetchone()[0])
 
     def vector_count(self) -> int:
         if not self._has_vec_table():

@@ -18,7 +18,7 @@ from photo_tagger.config import (
 )
 from photo_tagger.core.embedder import Embedder
 from photo_tagger.core.store import Label, Library
-from photo_tagger.core.vector_index import stored_vectors
+from photo_tagger.core.vector_index import stored_products
 
 # A new library starts with these everyday concepts; the user edits them freely.
 DEFAULT_LABELS = [
@@ -58,6 +58,15 @@ class LabelMatrix:
     @property
     def tags(self) -> list[str]:
         return sorted({label.tag for label in self.labels} | set(self.learned.tags))
+
+    def columns(self) -> np.ndarray:
+        """What each photo vector is multiplied with: the label vectors, then the learned
+        classifiers' weights (`tag_products` reads the products in this order)."""
+        vectors = np.asarray(self.vectors, dtype=np.float32)
+        if not self.learned.tags:
+            return vectors
+        weights = np.asarray(self.learned.weights, dtype=np.float32)
+        return np.vstack([vectors, weights]) if self.labels else weights
 
     def scores(self, image_vectors: np.ndarray) -> np.ndarray:
         """The probability of every (photo, label): each label on its own."""
@@ -251,53 +260,103 @@ def _vector_key(model_id: str, label: Label) -> str:
     return f"{model_id}\n{label.template}"
 
 
-def tag_rows(matrix: LabelMatrix, photo_ids: Sequence[int], image_vectors: np.ndarray,
-             allowed: dict[int, set[str] | None] | None = None) -> list[tuple[int, str, float]]:
+def tag_rows(matrix: LabelMatrix, photo_ids: Sequence[int] | np.ndarray,
+             image_vectors: np.ndarray, allowed: dict[int, set[str] | None] | None = None
+             ) -> list[tuple[int, str, float]]:
     """(photo, tag, score) for every tag a photo reaches. A tag's score is the best of its
     synonym labels that reach their own threshold; `allowed` maps a photo to the tags its
-    folder permits (None: all). Vectorised: 100k photos × 100 labels in well under a
-    second."""
-    learned = matrix.learned
-    if (not matrix.labels and not learned.tags) or len(photo_ids) == 0:
+    folder permits (None: all)."""
+    if (not matrix.labels and not matrix.learned.tags) or len(photo_ids) == 0:
         return []
     image_vectors = np.asarray(image_vectors, dtype=np.float32)
-    # Compare in logit space (sigmoid is monotonic) and take the sigmoid of the few passing
-    # entries only: the matrix product is then nearly all the work.
-    passing = logits(image_vectors @ matrix.vectors.T, matrix.scale, matrix.bias,
-                     in_place=True)
-    passing[passing < _logit(matrix.thresholds)] = -np.inf
-    column_tags = [label.tag for label in matrix.labels]
-    if learned.tags:
-        # A learning tag's classifier replaces its labels' zero-shot scores.
-        learning = set(learned.tags)
-        replaced = [i for i, tag in enumerate(column_tags) if tag in learning]
-        passing[:, replaced] = -np.inf
-        extra = image_vectors @ learned.weights.T
-        extra += learned.biases
-        extra[extra < _logit(learned.thresholds)] = -np.inf
-        passing = np.hstack([passing, extra])
-        column_tags += learned.tags
-    # Synonyms: a tag's logit is the best of its labels' (one reduceat over sorted columns).
+    return tag_products(matrix, photo_ids, image_vectors @ matrix.columns().T, allowed)
+
+
+def tag_products(matrix: LabelMatrix, photo_ids: Sequence[int] | np.ndarray,
+                 products: np.ndarray, allowed: dict[int, set[str] | None] | None = None
+                 ) -> list[tuple[int, str, float]]:
+    """`tag_rows` from the photos' dot products with `matrix.columns()` (computed by the
+    caller, e.g. on 8-bit codes). Vectorised and sparse: one comparison of every product
+    with its column's threshold (moved from logit to product space, so no sigmoid or
+    logit over the whole matrix), then the logit, synonyms and folder rules on the few
+    entries that pass; 1M photos × 100 labels cost little beyond the matrix product."""
+    learned = matrix.learned
     tags = matrix.tags
-    column_tag = np.array([tags.index(tag) for tag in column_tags])
-    order = np.argsort(column_tag, kind="stable")
-    starts = np.searchsorted(column_tag[order], np.arange(len(tags)))
-    per_tag = passing if len(tags) == len(column_tags) and np.all(order == np.arange(
-        len(order))) else np.maximum.reduceat(passing[:, order], starts, axis=1)
+    if not tags or len(photo_ids) == 0:
+        return []
+    labels = len(matrix.labels)
+    column_tags = [label.tag for label in matrix.labels] + learned.tags
+    column_tag = np.array([tags.index(tag) for tag in column_tags], dtype=np.int64)
+    # The logit each column must reach; a learning tag's classifier replaces its labels.
+    needed = np.concatenate([_logit(matrix.thresholds), _logit(learned.thresholds)])
+    learning = set(learned.tags)
+    needed[np.array([i for i in range(labels) if column_tags[i] in learning],
+                    dtype=np.int64)] = np.inf
+    rows, cols, values = _passing(products, needed, labels, matrix.scale, matrix.bias,
+                                  learned.biases)
+    tag_of = column_tag[cols]
     if allowed:
-        # Few folders, so few distinct permissions: mask whole groups of rows at once.
-        groups: dict[frozenset[str], list[int]] = {}
-        for row, photo_id in enumerate(photo_ids):
-            permitted = allowed.get(int(photo_id))
-            if permitted is not None:
-                groups.setdefault(frozenset(permitted), []).append(row)
-        for group, members in groups.items():
-            blocked = np.nonzero(np.array([tag not in group for tag in tags]))[0]
-            per_tag[np.ix_(np.array(members, dtype=np.intp), blocked)] = -np.inf
-    rows, cols = np.nonzero(np.isfinite(per_tag))
-    ids = np.asarray(photo_ids, dtype=np.int64)[rows].tolist()
-    values = sigmoid(per_tag[rows, cols].astype(np.float64)).tolist()
-    return [(p, tags[c], s) for p, c, s in zip(ids, cols.tolist(), values, strict=True)]
+        keep = _permitted(tags, photo_ids, allowed)
+        if keep is not None:
+            ok = keep[1][keep[0][rows], tag_of]
+            rows, tag_of, values = rows[ok], tag_of[ok], values[ok]
+    # Synonyms: a tag's logit is the best of its labels'; row by row, tags in order.
+    key = rows * len(tags) + tag_of
+    order = np.argsort(key, kind="stable")
+    key, values = key[order], values[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else key
+    if len(starts) != len(key):
+        values = np.maximum.reduceat(values, starts)
+        key = key[starts]
+    ids = np.asarray(photo_ids, dtype=np.int64)[key // len(tags)].tolist()
+    scores = sigmoid(values.astype(np.float64)).tolist()
+    return [(p, tags[c], s) for p, c, s in zip(ids, (key % len(tags)).tolist(), scores,
+                                               strict=True)]
+
+
+def _passing(products: np.ndarray, needed: np.ndarray, labels: int, scale: float,
+             bias: float, learned_biases: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, columns, logits) of the entries whose logit reaches `needed`: the first
+    `labels` columns are cosines (logit = scale·cos + bias), the rest classifier products
+    (logit = product + its bias). Candidates are found in product space, with a margin for
+    float32 rounding, and confirmed on the logit computed as before (float32)."""
+    label_part = needed[:labels].astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        if scale > 0:
+            bound = (label_part - bias) / scale
+            bound -= 1e-4 * (1.0 + np.abs(bound))
+        else:  # no usable scale (NaN, or not SigLIP's positive one): confirm everything
+            bound = np.full(labels, -np.inf)
+        learned_part = needed[labels:].astype(np.float64) - learned_biases
+        learned_part -= 1e-4 * (1.0 + np.abs(learned_part))
+    candidate = np.concatenate([bound, learned_part]).astype(np.float32)
+    rows, cols = np.divmod(np.flatnonzero(products >= candidate), products.shape[1])
+    multiplier = np.concatenate([np.full(labels, scale), np.ones(len(learned_biases))])
+    offset = np.concatenate([np.full(labels, bias), learned_biases])
+    logit = products[rows, cols] * multiplier.astype(np.float32)[cols]
+    logit += offset.astype(np.float32)[cols]
+    with np.errstate(invalid="ignore"):
+        ok = (logit >= needed[cols]) & np.isfinite(logit)
+    return rows[ok], cols[ok], logit[ok].astype(np.float32)
+
+
+def _permitted(tags: list[str], photo_ids: Sequence[int] | np.ndarray,
+               allowed: dict[int, set[str] | None]) -> tuple[np.ndarray, np.ndarray] | None:
+    """(each row's permission group, group × tag allowed): few folders, so few groups.
+    Group 0 allows every tag. None when every photo here may take every tag."""
+    groups: dict[frozenset[str], int] = {}
+    row_group = np.zeros(len(photo_ids), dtype=np.int64)
+    for row, photo_id in enumerate(np.asarray(photo_ids).tolist()):
+        permitted = allowed.get(int(photo_id))
+        if permitted is not None:
+            row_group[row] = groups.setdefault(frozenset(permitted), len(groups) + 1)
+    if not groups:
+        return None
+    table = np.ones((len(groups) + 1, len(tags)), dtype=bool)
+    for group, number in groups.items():
+        table[number] = [tag in group for tag in tags]
+    return row_group, table
 
 
 def _logit(thresholds: np.ndarray) -> np.ndarray:
@@ -307,9 +366,10 @@ def _logit(thresholds: np.ndarray) -> np.ndarray:
         return (np.log(t) - np.log1p(-t)).astype(np.float32)
 
 
-def folder_permissions(library: Library, photo_ids: Sequence[int]) -> dict[int, set[str] | None]:
-    """Which tags each photo's folder allows: None for all, an empty set when the folder's
-    auto-tagging is off."""
+def folder_permissions(library: Library, photo_ids: Sequence[int] | None = None
+                       ) -> dict[int, set[str] | None]:
+    """Which tags each photo's folder allows (every photo's when `photo_ids` is None): None
+    for all, an empty set when the folder's auto-tagging is off."""
     per_folder: dict[int | None, set[str] | None] = {}
     restricted = False
     for folder in library.folders():
@@ -323,9 +383,12 @@ def folder_permissions(library: Library, photo_ids: Sequence[int]) -> dict[int, 
         restricted = restricted or bool(chosen)
     if not restricted:
         return {}  # the common case: every folder takes every label; skip the photo lookup
-    folder_of = dict(library.conn.execute("SELECT id, folder_id FROM photos").fetchall()) \
-        if len(photo_ids) > 500 else {
-            pid: photo.folder_id for pid, photo in library.photos_by_ids(list(photo_ids)).items()}
+    if photo_ids is None or len(photo_ids) > 500:
+        folder_of = dict(library.conn.execute("SELECT id, folder_id FROM photos").fetchall())
+        photo_ids = list(folder_of) if photo_ids is None else photo_ids
+    else:
+        folder_of = {pid: photo.folder_id
+                     for pid, photo in library.photos_by_ids(list(photo_ids)).items()}
     return {int(pid): per_folder.get(folder_of.get(int(pid))) for pid in photo_ids}
 
 
@@ -337,16 +400,23 @@ def tag_photos(library: Library, matrix: LabelMatrix, photo_ids: Sequence[int],
                               set(matrix.learned.tags))
 
 
+def library_tag_rows(library: Library, matrix: LabelMatrix) -> list[tuple[int, str, float]]:
+    """`tag_rows` for every stored vector: from the index search holds, or the library's
+    FAISS file (8-bit codes, scored without decoding), or the float vectors."""
+    if not matrix.labels and not matrix.learned.tags:
+        return []
+    allowed = folder_permissions(library)
+    rows: list[tuple[int, str, float]] = []
+    for ids, products in stored_products(library, matrix.columns()):
+        rows.extend(tag_products(matrix, ids, products, allowed))
+    return rows
+
+
 def retag_library(library: Library, matrix: LabelMatrix) -> int:
     """Re-tag every photo from its stored vector after a label change: one matrix product,
     no image opened. Manual decisions stay. Returns the number of automatic tags written.
-    A large library is read from its FAISS index's 8-bit codes, a batch at a time."""
-    indexed = [r[0] for r in library.conn.execute(
-        "SELECT id FROM photos WHERE status = 'indexed'")]
-    allowed = folder_permissions(library, indexed)
-    rows: list[tuple[int, str, float]] = []
-    for ids, vectors in stored_vectors(library):
-        rows.extend(tag_rows(matrix, ids.tolist(), vectors, allowed))
+    A large library is scored on its FAISS index's 8-bit codes, a block at a time."""
+    rows = library_tag_rows(library, matrix)
     with library.transaction():
         # A manual row's score is refreshed below only where the label still passes.
         library.conn.execute("UPDATE tags SET score = NULL WHERE source = 'manual'")

@@ -3,12 +3,16 @@ with 8-bit codes, persisted beside the DB) from `FAISS_MIN_PHOTOS` up. No Qt her
 
 sqlite-vec's `photo_vectors` table stays the durable store; the FAISS file is a cache of it,
 brought up to date at every `refresh` from the photos' content hashes (a vector changes only
-with its file's content), rebuilt when the model changes or too much moved.
+with its file's content), rebuilt when the model changes or too much moved. A saved index
+whose record names the library's current vector generation is mapped from disk as it is
+(no per-photo check, nothing copied): the first search at 1M photos waits well under 1 s.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -19,6 +23,7 @@ import numpy as np
 
 from photo_tagger.core.store import Library
 
+log = logging.getLogger(__name__)
 # Below this many photos exact search is kept: it is exact, needs no build, and costs
 # ≤ 8 ms here at 50k (docs/PERFORMANCE.md); above, it grows to 220 ms at 1M.
 FAISS_MIN_PHOTOS = 50_000
@@ -33,6 +38,10 @@ EXACT_CANDIDATES_MAX = 20_000
 # A patched index is written back at most this often (the next start patches the rest).
 SAVE_INTERVAL_S = 30.0
 INDEX_FORMAT = 1
+# Photos whose content-hash checksum is compared with the saved record before a mapped
+# index is trusted (beside the vector generation and the count): a replaced database with
+# the same generation differs here.
+SPOT_CHECKS = 64
 
 
 class Backend(Protocol):
@@ -92,6 +101,10 @@ class ExactBackend:
         return self.matrix[order[np.searchsorted(self.ids, ids, sorter=order)]]
 
 
+def _empty_exact() -> ExactBackend:
+    return ExactBackend(np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32))
+
+
 def _faiss() -> Any:
     import faiss  # imported on first use: small libraries never load it
 
@@ -101,13 +114,21 @@ def _faiss() -> Any:
 class FaissBackend:
     """An IVF index with 8-bit scalar codes (768 bytes a photo: 1M photos in ~0.8 GB), or a
     flat 8-bit scan where IVF cannot reach `TARGET_RECALL`. Codes are not residuals, so
-    they decode without their list's centroid (`decoded_batches`, used by re-tagging)."""
+    they decode without their list's centroid (`products`, used by re-tagging).
 
-    def __init__(self, index: Any, nprobe: int, ids: np.ndarray, sums: np.ndarray) -> None:
+    A `mapped` index reads its codes straight from the file (faiss's IO_FLAG_MMAP_IFC): it
+    loads in milliseconds but must never be changed (faiss aborts the process), so patching
+    starts from an owned copy."""
+
+    def __init__(self, index: Any, nprobe: int, ids: np.ndarray, sums: np.ndarray,
+                 generation: int = -1, mapped: bool = False) -> None:
         self.index = index
         self.nprobe = nprobe
         self.ids = ids  # photo ids held, sorted
         self.sums = sums  # content-hash checksums, aligned with ids
+        self.generation = generation  # the library's vectors generation it reflects; -1: unknown
+        self.mapped = mapped
+        self.stamp: tuple[int, int] | None = None  # (size, mtime) of the file it was read from
 
     # -- building -------------------------------------------------------------------------
     @classmethod
@@ -213,6 +234,7 @@ class FaissBackend:
     def apply(self, library: Library, ids: np.ndarray, sums: np.ndarray) -> int:
         """Bring the index to the library's (ids, checksums): drop what went or changed,
         add what came or changed. Returns the number of vectors touched."""
+        assert not self.mapped, "a mapped index is read-only: patch an owned copy"
         order = np.argsort(ids)
         ids, sums = ids[order], sums[order]
         old = dict(zip(self.ids.tolist(), self.sums.tolist(), strict=True))
@@ -232,49 +254,76 @@ class FaissBackend:
         self.ids, self.sums = ids, sums
         return len(gone) + len(came)
 
-    def decoded_batches(self, rows: int = 16_384) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Every vector as (ids, float32 vectors decoded from the 8-bit codes), about `rows`
-        at a time: re-tagging reads 0.8 GB of codes instead of 3 GB of floats from SQLite."""
+    def _decoding(self) -> tuple[np.ndarray, np.ndarray]:
+        """(low, step) per dimension: faiss decodes code c as min + (c + 0.5) / 255 · range,
+        that is low + c · step."""
         faiss = _faiss()
         inner = self.index if self.is_ivf else faiss.downcast_index(self.index.index)
-        trained = faiss.vector_to_array(inner.sq.trained).reshape(2, -1)
-        step = trained[1] / 255.0
-        low = trained[0] + 0.5 * step  # faiss decodes code c as min + (c + 0.5) / 255 · range
-        for ids, codes in self._code_blocks(rows):
-            vectors = codes.astype(np.float32)
+        trained = faiss.vector_to_array(inner.sq.trained).reshape(2, -1).astype(np.float32)
+        step = trained[1] / np.float32(255.0)
+        return trained[0] + np.float32(0.5) * step, step
+
+    def decoded_batches(self, rows: int = 16_384) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Every vector as (ids, float32 vectors decoded from the 8-bit codes), about `rows`
+        at a time."""
+        low, step = self._decoding()
+        for ids, vectors in self._float_codes(rows):
             vectors *= step
             vectors += low
-            yield ids, vectors
+            yield ids, vectors.copy()  # the buffer is reused
 
-    def _code_blocks(self, rows: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(ids, uint8 codes) in blocks of about `rows`: inverted lists gathered, or the
-        flat index's one array cut."""
+    def products(self, columns: np.ndarray, rows: int = 8_192
+                 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, every vector's dot product with each of `columns`), about `rows` vectors at
+        a time, scored on the codes without decoding them: x·c = c_codes·(step∘c) + low·c.
+        One float32 matrix product per block is nearly all the work (1M × 100 in ~1 s)."""
+        low, step = self._decoding()
+        columns = np.asarray(columns, dtype=np.float32)
+        scaled = np.ascontiguousarray((columns * step).T)
+        offset = columns @ low
+        for ids, codes in self._float_codes(rows):
+            out = codes @ scaled
+            out += offset
+            yield ids, out
+
+    def _float_codes(self, rows: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, the 8-bit codes as float32) in blocks of about `rows` (an inverted list is
+        never split), converted into one reused buffer, so it stays in the CPU's cache.
+        The vectors yielded are overwritten by the next block."""
         faiss = _faiss()
-        dim = self.index.d
+        dim = int(self.index.d)
         if not self.is_ivf:
-            codes = faiss.vector_to_array(faiss.downcast_index(self.index.index).codes)
-            codes = codes.reshape(-1, dim)
+            total = int(self.index.ntotal)
+            codes = faiss.rev_swig_ptr(faiss.downcast_index(self.index.index).codes.data(),
+                                       total * dim).reshape(total, dim)
             ids = faiss.vector_to_array(self.index.id_map)
-            for start in range(0, len(ids), rows):
-                yield ids[start:start + rows], codes[start:start + rows]
+            buffer = np.empty((min(rows, total), dim), dtype=np.float32)
+            for start in range(0, total, rows):
+                block = buffer[:len(ids[start:start + rows])]
+                np.copyto(block, codes[start:start + rows], casting="unsafe")
+                yield ids[start:start + rows], block
             return
         lists = self.index.invlists
-        pending_ids: list[np.ndarray] = []
-        pending_codes: list[np.ndarray] = []
+        sizes = [int(lists.list_size(number)) for number in range(self.index.nlist)]
+        capacity = max([rows, *sizes])
+        buffer = np.empty((capacity, dim), dtype=np.float32)
+        block_ids = np.empty(capacity, dtype=np.int64)
         held = 0
-        for number in range(self.index.nlist):
-            size = lists.list_size(number)
+        for number, size in enumerate(sizes):
             if size == 0:
                 continue
-            pending_codes.append(faiss.rev_swig_ptr(lists.get_codes(number), size * dim)
-                                 .reshape(size, dim))
-            pending_ids.append(faiss.rev_swig_ptr(lists.get_ids(number), size))
+            if held + size > capacity:
+                yield block_ids[:held].copy(), buffer[:held]
+                held = 0
+            np.copyto(buffer[held:held + size], faiss.rev_swig_ptr(
+                lists.get_codes(number), size * dim).reshape(size, dim), casting="unsafe")
+            block_ids[held:held + size] = faiss.rev_swig_ptr(lists.get_ids(number), size)
             held += size
-            if held >= rows or number == self.index.nlist - 1:
-                yield np.concatenate(pending_ids), np.concatenate(pending_codes)
-                pending_ids, pending_codes, held = [], [], 0
-        if pending_ids:
-            yield np.concatenate(pending_ids), np.concatenate(pending_codes)
+            if held >= rows:
+                yield block_ids[:held].copy(), buffer[:held]
+                held = 0
+        if held:
+            yield block_ids[:held].copy(), buffer[:held]
 
     def memory_bytes(self) -> int:
         dim = int(self.index.d)
@@ -285,34 +334,69 @@ class FaissBackend:
     def save(self, path: Path, model_id: str) -> None:
         """Write `<db>.faiss` and its record atomically; the record is written last, so a
         half-written index is never taken for a whole one."""
+        assert not self.mapped, "a mapped index is already its file"
         faiss = _faiss()
         temporary = path.with_name(path.name + ".tmp")
         faiss.write_index(self.index, str(temporary))
         os.replace(temporary, path)
+        self.stamp = _stamp(path)
+        self.save_record(path, model_id)
+
+    def save_record(self, path: Path, model_id: str) -> None:
+        """Write the record alone (photo ids, checksums, the generation they reflect): after
+        a start that found the file current but its record's generation behind. Nothing
+        is written when the file is no longer the one this index was read from."""
+        if self.stamp != _stamp(path):
+            return
         record = _record_path(path)
         with open(record.with_name(record.name + ".tmp"), "wb") as handle:
             np.savez(handle, ids=self.ids, sums=self.sums, meta=np.array(json.dumps({
                 "format": INDEX_FORMAT, "model_id": model_id, "nprobe": self.nprobe,
-                "index_bytes": path.stat().st_size})))
+                "index_bytes": path.stat().st_size, "generation": self.generation})))
         os.replace(record.with_name(record.name + ".tmp"), record)
 
     @classmethod
-    def load(cls, path: Path, model_id: str) -> FaissBackend | None:
-        """The saved index, or None when absent, of another model or format, or torn."""
+    def load(cls, path: Path, model_id: str, *, mapped: bool = False) -> FaissBackend | None:
+        """The saved index, or None when absent, of another model or format, or torn.
+        `mapped`: its codes read from the file as needed (milliseconds, read-only)."""
+        faiss = _faiss()
         record = _record_path(path)
         try:
             with np.load(record) as saved:
                 meta = json.loads(str(saved["meta"]))
                 ids, sums = saved["ids"], saved["sums"]
+            stamp = _stamp(path)
             if meta.get("format") != INDEX_FORMAT or meta.get("model_id") != model_id \
-                    or meta.get("index_bytes") != path.stat().st_size:
+                    or meta.get("index_bytes") != stamp[0]:
                 return None
-            index = _faiss().read_index(str(path))
+            index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if mapped else 0)
         except (OSError, ValueError, KeyError, RuntimeError):
             return None
         if index.ntotal != len(ids):
             return None
-        return cls(index, int(meta["nprobe"]), ids, sums)
+        backend = cls(index, int(meta["nprobe"]), ids, sums, int(meta.get("generation", -1)),
+                      mapped)
+        backend.stamp = stamp
+        return backend
+
+    def is_current(self, library: Library, generation: int) -> bool:
+        """Whether the index holds exactly the library's vectors, judged without reading
+        every photo: its record names the library's vector generation (bumped with every
+        vector written or dropped), the indexed count matches, and a spot check of content
+        hashes agrees (a database file replaced by another with the same generation)."""
+        if self.generation != generation or library.indexed_count() != len(self.ids):
+            return False
+        if len(self.ids) == 0:
+            return True
+        picks = np.unique(np.linspace(0, len(self.ids) - 1, SPOT_CHECKS).astype(np.intp))
+        found = library.signatures_of(self.ids[picks].tolist())
+        return all(found.get(int(i)) == int(s)
+                   for i, s in zip(self.ids[picks], self.sums[picks], strict=True))
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
 
 
 def _record_path(path: Path) -> Path:
@@ -368,8 +452,7 @@ class VectorIndex:
 
     def __init__(self, min_faiss: int = FAISS_MIN_PHOTOS) -> None:
         self.min_faiss = min_faiss
-        self.backend: Backend = ExactBackend(np.zeros(0, dtype=np.int64),
-                                             np.zeros((0, 0), dtype=np.float32))
+        self.backend: Backend = _empty_exact()
         self.generation = -1
         self._library: Library | None = None
         self._saved_at = 0.0
@@ -400,8 +483,7 @@ class VectorIndex:
 
     def _exact(self) -> ExactBackend:
         if not isinstance(self.backend, ExactBackend):
-            self.backend = ExactBackend(np.zeros(0, dtype=np.int64),
-                                        np.zeros((0, 0), dtype=np.float32))
+            self.backend = _empty_exact()
         return self.backend
 
     @property
@@ -419,34 +501,55 @@ class VectorIndex:
         count = library.vector_count()
         if count < self.min_faiss:
             self.backend = ExactBackend(*library.all_vectors())
+            library.held_index = None
         else:
-            self.backend = self._faiss_backend(library)
+            self.backend = self._faiss_backend(library, generation)
+            library.held_index = (generation, self.backend)  # re-tagging reads it too
         self.generation = generation
 
-    def _faiss_backend(self, library: Library) -> FaissBackend:
+    def _faiss_backend(self, library: Library, generation: int) -> FaissBackend:
         path = index_path(library)
         model_id = library.model_id or ""
-        ids, sums = library.vector_signatures()
-        backend = self.backend if isinstance(self.backend, FaissBackend) else \
-            FaissBackend.load(path, model_id)
-        if backend is not None and _changes(backend, ids, sums) <= PATCH_MAX_CHANGES:
-            if backend.apply(library, ids, sums):
-                self._dirty = True
-        else:
+        backend = self.backend if isinstance(self.backend, FaissBackend) else None
+        if backend is None:
+            backend = FaissBackend.load(path, model_id, mapped=True)
+            if backend is not None and backend.is_current(library, generation):
+                return backend
+        # Release a mapped file before it is re-read or replaced (Windows refuses to replace
+        # a mapped file; faiss aborts on a change to a mapped index).
+        self.backend = _empty_exact()
+        library.held_index = None
+        ids, sums = library.vector_signatures()  # every photo: 0.3-0.7 s at 1M
+        changes = _changes(backend, ids, sums) if backend is not None else 0
+        if backend is not None and backend.mapped and 0 < changes <= PATCH_MAX_CHANGES:
+            backend = FaissBackend.load(path, model_id)  # patched in an owned copy
+            changes = _changes(backend, ids, sums) if backend is not None else 0
+        if backend is None or changes > PATCH_MAX_CHANGES:
             backend = FaissBackend.build(library, ids, sums)
             self._dirty = True
+        elif changes:
+            backend.apply(library, ids, sums)
+            self._dirty = True
+        record_behind = backend.generation != generation
+        backend.generation = generation
         if self._dirty and time.monotonic() - self._saved_at >= SAVE_INTERVAL_S:
-            backend.save(path, model_id)
-            self._saved_at = time.monotonic()
-            self._dirty = False
+            self._save(backend, path, model_id)
+        elif record_behind and not self._dirty:
+            # The file holds what the library holds: the next start can trust it at once.
+            with _logged_os_error("record"):
+                backend.save_record(path, model_id)
         return backend
+
+    def _save(self, backend: FaissBackend, path: Path, model_id: str) -> None:
+        with _logged_os_error("index"):
+            backend.save(path, model_id)
+            self._dirty = False
+        self._saved_at = time.monotonic()
 
     def save(self) -> None:
         """Write a patched FAISS index now (otherwise at most every `SAVE_INTERVAL_S`)."""
         if isinstance(self.backend, FaissBackend) and self._dirty and self._library:
-            self.backend.save(index_path(self._library), self._library.model_id or "")
-            self._saved_at = time.monotonic()
-            self._dirty = False
+            self._save(self.backend, index_path(self._library), self._library.model_id or "")
 
     def nearest(self, query: np.ndarray, limit: int, allowed: set[int] | None = None,
                 exclude: set[int] | None = None) -> list[tuple[int, float]]:
@@ -467,6 +570,16 @@ class VectorIndex:
         return isinstance(self.backend, ExactBackend)
 
 
+@contextlib.contextmanager
+def _logged_os_error(what: str) -> Iterator[None]:
+    """Saving is only a head start for the next launch: a full disk, or a file another
+    program has mapped (Windows refuses to replace it), is logged and retried later."""
+    try:
+        yield
+    except OSError as exc:
+        log.warning("The search %s beside the library was not saved: %s", what, exc)
+
+
 def _changes(backend: FaissBackend, ids: np.ndarray, sums: np.ndarray) -> int:
     """How many photos were added, dropped or rewritten between an index and the library."""
     order = np.argsort(ids)
@@ -479,16 +592,47 @@ def _changes(backend: FaissBackend, ids: np.ndarray, sums: np.ndarray) -> int:
     return int((~in_old).sum()) + int((~in_new).sum()) + rewritten
 
 
+def current_faiss(library: Library, min_faiss: int = FAISS_MIN_PHOTOS) -> FaissBackend | None:
+    """A FAISS index holding exactly the library's vectors, for reading them all: the one
+    search holds (`Library.held_index`), else in a large library its file, mapped (no
+    copy) when its record is current, or checked photo by photo; None otherwise."""
+    generation = library.vectors_generation()
+    held = library.held_index
+    if held is not None and held[0] == generation and isinstance(held[1], FaissBackend):
+        return held[1]
+    if library.vector_count() < min_faiss:
+        return None
+    backend = FaissBackend.load(index_path(library), library.model_id or "", mapped=True)
+    if backend is None or backend.is_current(library, generation) or \
+            _changes(backend, *library.vector_signatures()) == 0:
+        return backend
+    return None
+
+
 def stored_vectors(library: Library, rows: int = 16_384, min_faiss: int = FAISS_MIN_PHOTOS
                    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Every stored vector as (ids, float32 vectors) in batches: from a current FAISS
-    index's 8-bit codes in a large library (re-tagging 1M photos without reading 3 GB from
-    SQLite), else from SQLite (the copy shared with search)."""
-    if library.vector_count() >= min_faiss:
-        backend = FaissBackend.load(index_path(library), library.model_id or "")
-        if backend is not None and _changes(backend, *library.vector_signatures()) == 0:
-            yield from backend.decoded_batches(rows)
-            return
+    """Every stored vector as (ids, float32 vectors) in batches: decoded from a current
+    FAISS index's 8-bit codes (`current_faiss`), else from SQLite (the copy shared with
+    search)."""
+    backend = current_faiss(library, min_faiss)
+    if backend is not None:
+        yield from backend.decoded_batches(rows)
+        return
     ids, matrix = library.all_vectors()
     for start in range(0, len(ids), rows):
         yield ids[start:start + rows], matrix[start:start + rows]
+
+
+def stored_products(library: Library, columns: np.ndarray, rows: int = 8_192,
+                    min_faiss: int = FAISS_MIN_PHOTOS) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(ids, every stored vector's dot product with each of `columns`) in batches: scored
+    on a current FAISS index's 8-bit codes (re-tagging 1M photos without 3 GB of floats),
+    else on the float vectors from SQLite."""
+    backend = current_faiss(library, min_faiss)
+    if backend is not None:
+        yield from backend.products(columns, rows)
+        return
+    ids, matrix = library.all_vectors()
+    columns = np.asarray(columns, dtype=np.float32)
+    for start in range(0, len(ids), rows):
+        yield ids[start:start + rows], matrix[start:start + rows] @ columns.T
