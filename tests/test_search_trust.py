@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -215,6 +216,32 @@ def test_date_filters_use_exif_then_mtime_and_filter_only_lists_newest_first(sea
     dates = photo_dates(searcher.library, [r.photo_id for r in by_date])
     assert [dates[r.photo_id] for r in by_date] == sorted(dates.values(), reverse=True)
     assert names(by_date)[-2:] == ["july_green_star.jpg", "june_blue_star.jpg"]
+
+
+def test_held_filters_follow_changes_made_by_another_connection(demo, tmp_path) -> None:
+    """Dates, types and folders are held in memory between queries (core/facets.py): a
+    change written by another process (the indexing service) must still show at once."""
+    home = tmp_path / "home"
+    shutil.copytree(demo[0], home)
+    with Library(home / "library.db") as library, Library(home / "library.db") as other:
+        searcher = Searcher(library)
+        heart = searcher.find("date:2019").results
+        assert names(heart) == ["old_red_heart.jpg"]
+        with other.transaction():
+            other.conn.execute("UPDATE photos SET taken_at = '2023:01:02 03:04:05' "
+                               "WHERE id = ?", (heart[0].photo_id,))
+        assert searcher.find("date:2019").results == []
+        assert names(searcher.find("date:2023-01").results) == ["old_red_heart.jpg"]
+        moved = str(Path(heart[0].path).parent / "new" / "old_red_heart.png")
+        with other.transaction():
+            other.conn.execute("UPDATE photos SET path = ? WHERE id = ?",
+                               (moved, heart[0].photo_id))
+        assert "old_red_heart.png" in names(searcher.find("type:png").results)
+        inside = searcher.find(f"folder:{Path(moved).parent}").results
+        assert [r.path for r in inside] == [moved]
+        with other.transaction():
+            other.conn.execute("DELETE FROM photos WHERE id = ?", (heart[0].photo_id,))
+        assert searcher.find("date:2023-01").results == []
 
 
 def test_query_syntax_errors_are_known() -> None:

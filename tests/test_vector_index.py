@@ -12,6 +12,7 @@ from benchmarks.vectors import clustered_vectors, queries_near, uniform_vectors
 from photo_tagger.core import tagger
 from photo_tagger.core.store import Label, Library
 from photo_tagger.core.vector_index import (
+    WITHIN_FIRST,
     ExactBackend,
     FaissBackend,
     VectorIndex,
@@ -100,6 +101,11 @@ def test_uniform_vectors_fall_back_to_a_flat_scan(tmp_path: Path) -> None:
         want = set(exact.within(vectors[7], cut).tolist())
         got = set(index.within(vectors[7], cut).tolist())
         assert ids[7] in got and len(got ^ want) <= 3
+        # More matches than the first nearest-photos request holds: it asks again.
+        broad = float(np.quantile(vectors @ vectors[7], 0.4))
+        want = set(exact.within(vectors[7], broad).tolist())
+        got = set(index.within(vectors[7], broad).tolist())
+        assert len(want) > WITHIN_FIRST and len(got ^ want) <= 0.05 * len(want)
 
 
 def test_index_is_saved_beside_the_db_and_loaded_not_rebuilt(clustered) -> None:

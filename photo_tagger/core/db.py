@@ -264,6 +264,26 @@ MIGRATIONS: list[str] = [
         fitted_at REAL
     );
     """,
+    # 7: a count that moves whenever a photo row is added, removed, moved, indexed or
+    # re-dated, by any process: search keeps the date, type and folder of every photo in
+    # memory (core/facets.py) and reads them again only when it moved. The tag index
+    # covers what a tag filter reads, so it never visits the table (12 ms → 2 ms for 25k
+    # tagged photos).
+    """
+    CREATE INDEX tags_by_tag_covering ON tags(tag, rejected, photo_id);
+    DROP INDEX tags_by_tag;
+    INSERT OR IGNORE INTO meta(key, value) VALUES ('photos_generation', '0');
+    CREATE TRIGGER photos_added AFTER INSERT ON photos BEGIN
+        UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'photos_generation';
+    END;
+    CREATE TRIGGER photos_removed AFTER DELETE ON photos BEGIN
+        UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'photos_generation';
+    END;
+    CREATE TRIGGER photos_changed AFTER UPDATE OF path, status, taken_at, mtime ON photos
+    BEGIN
+        UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'photos_generation';
+    END;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

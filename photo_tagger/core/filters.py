@@ -1,27 +1,21 @@
 """Which photos a query's filters allow, before any ranking: tags (all of them), excluded
-tags, folders, dates, file types, and near-duplicates. Plain SQL over `photos` and `tags`,
-plus a vector check for `is:duplicate`."""
+tags, folders, dates, file types, and near-duplicates. Tags through SQL over `tags`; dates,
+types and folders from the arrays of facets.py; a vector check for `is:duplicate`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from photo_tagger.config import duplicate_threshold
+from photo_tagger.core.facets import PHOTO_DATE_SQL, Facets
 from photo_tagger.core.query import TYPE_EXTENSIONS, SearchQuery, format_tag_filter
 from photo_tagger.core.store import Library
-from photo_tagger.paths import folder_prefixes
 
 # Perceptual-hash bits (of 64) by which two near-duplicates may differ.
 DUPLICATE_HASH_DISTANCE = 10
-# A photo's date as sortable text, 'YYYY-MM-DD HH:MM:SS': the EXIF date taken
-# ('2024:06:01 12:00:00', colons in the date) when it looks like one, else the file's
-# modification time in local time.
-PHOTO_DATE_SQL = (
-    "CASE WHEN taken_at GLOB '[12][0-9][0-9][0-9][:-][01][0-9][:-][0-3][0-9]*' "
-    "THEN replace(substr(taken_at, 1, 10), ':', '-') || substr(taken_at, 11) "
-    "ELSE datetime(mtime, 'unixepoch', 'localtime') END")
 
 
 def resolved_tags(library: Library, names: list[str]) -> list[str]:
@@ -29,36 +23,49 @@ def resolved_tags(library: Library, names: list[str]) -> list[str]:
     return [library.tag_for_name(name) for name in names]
 
 
-def allowed_ids(library: Library, query: SearchQuery) -> set[int] | None:
-    """Indexed photos that pass every filter except `is:duplicate`; None when the query
-    has none of them (every photo passes)."""
-    clauses: list[str] = []
-    args: list[object] = []
-    for tag in resolved_tags(library, query.tags):
-        clauses.append("id IN (SELECT photo_id FROM tags WHERE tag = ? AND rejected = 0)")
-        args.append(tag)
-    for tag in resolved_tags(library, query.not_tags):
-        clauses.append("id NOT IN (SELECT photo_id FROM tags WHERE tag = ? AND rejected = 0)")
-        args.append(tag)
-    for folder in query.folders:
-        slash, backslash = folder_prefixes(str(Path(folder).expanduser().resolve()))
-        clauses.append("(path = ? OR substr(path, 1, ?) IN (?, ?))")
-        args += [slash[:-1], len(slash), slash, backslash]
-    for dates in query.dates:
-        if dates.start is not None:
-            clauses.append(f"{PHOTO_DATE_SQL} >= ?")
-            args.append(dates.start)
-        if dates.end is not None:
-            clauses.append(f"{PHOTO_DATE_SQL} < ?")
-            args.append(dates.end)
-    if query.types:
-        extensions = sorted({e for kind in query.types for e in TYPE_EXTENSIONS[kind]})
-        clauses.append("(" + " OR ".join("lower(path) LIKE ?" for _ in extensions) + ")")
-        args += [f"%{e}" for e in extensions]
-    if not clauses:
+def has_filters(query: SearchQuery) -> bool:
+    """Whether anything but text and `is:duplicate` restricts the candidates."""
+    return bool(query.tags or query.not_tags or query.folders or query.dates or query.types)
+
+
+def allowed_mask(library: Library, query: SearchQuery, ids: np.ndarray,
+                 facets: Callable[[], Facets]) -> np.ndarray | None:
+    """For each of `ids`, whether that photo is indexed and passes every filter except
+    `is:duplicate`; None when the query has none of them (every photo passes). Tags are
+    read through the tags index; dates, types and folders from `facets()` (held in
+    memory, see facets.py)."""
+    if not has_filters(query):
         return None
-    sql = "SELECT id FROM photos WHERE status = 'indexed' AND " + " AND ".join(clauses)
-    return {r[0] for r in library.conn.execute(sql, args)}
+    held = facets()
+    rows, present = held.positions(ids)
+    mask = present.copy()  # `present` is kept by the facets for the next query
+    keep = np.ones(len(held.ids), dtype=bool)
+    for folder in query.folders:
+        resolved = str(Path(folder).expanduser().resolve())
+        inside = held.in_folder(resolved)
+        the_file = [r[0] for r in library.conn.execute(
+            "SELECT id FROM photos WHERE path = ?", (resolved,))]
+        keep &= inside | np.isin(held.ids, the_file)
+    for dates in query.dates:
+        keep &= held.in_dates(dates.start, dates.end)
+    if query.types:
+        keep &= held.with_extensions({e for kind in query.types
+                                      for e in TYPE_EXTENSIONS[kind]})
+    mask &= keep[rows]
+    for tag in resolved_tags(library, query.tags):
+        mask &= np.isin(ids, _tagged(library, tag))
+    for tag in resolved_tags(library, query.not_tags):
+        mask &= ~np.isin(ids, _tagged(library, tag))
+    return mask
+
+
+def _tagged(library: Library, tag: str) -> np.ndarray:
+    """Ids of the photos carrying `tag` (not rejected by the user)."""
+    # One text of ids rather than a row each: 2 ms for 25k photos instead of 12.
+    text = library.conn.execute(
+        "SELECT group_concat(photo_id) FROM tags WHERE tag = ? AND rejected = 0",
+        (tag,)).fetchone()[0]
+    return np.fromstring(text, dtype=np.int64, sep=",") if text else np.zeros(0, np.int64)
 
 
 def photo_dates(library: Library, ids: list[int]) -> dict[int, str]:
@@ -71,14 +78,6 @@ def photo_dates(library: Library, ids: list[int]) -> dict[int, str]:
             f"({','.join('?' * len(chunk))})", chunk)
         dates.update((r[0], r[1] or "") for r in rows)
     return dates
-
-
-def indexed_by_date(library: Library, allowed: set[int] | None) -> list[tuple[int, str]]:
-    """(id, path) of the indexed photos newest first: a query made only of filters."""
-    rows = library.conn.execute(
-        f"SELECT id, path FROM photos WHERE status = 'indexed' "
-        f"ORDER BY {PHOTO_DATE_SQL} IS NULL, {PHOTO_DATE_SQL} DESC, path").fetchall()
-    return [(r[0], r[1]) for r in rows if allowed is None or r[0] in allowed]
 
 
 def duplicate_ids(library: Library, ids: np.ndarray, matrix: np.ndarray,

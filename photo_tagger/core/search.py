@@ -13,6 +13,7 @@ import numpy as np
 from photo_tagger.config import API_SEARCH_LIMIT, duplicate_threshold
 from photo_tagger.core import albums, filters
 from photo_tagger.core.embedder import Embedder
+from photo_tagger.core.facets import Facets
 from photo_tagger.core.filters import DUPLICATE_HASH_DISTANCE
 from photo_tagger.core.images import hash_distance, load_image
 from photo_tagger.core.query import QueryError, SearchQuery, format_tag_filter, parse_query
@@ -72,6 +73,7 @@ class Searcher:
         self.index = VectorIndex()
         self.texts = TextVectors(library, embedder, load_model)
         self._duplicates: tuple[int, set[int]] | None = None  # (generation, photo ids)
+        self._facets: Facets | None = None
 
     @property
     def embedder(self) -> Embedder | None:
@@ -83,9 +85,20 @@ class Searcher:
         """The service hands its model over once loaded."""
         self.texts.set_embedder(embedder)
 
+    def facets(self) -> Facets:
+        """Every indexed photo's date, type and folder, read again only when a photo row
+        changed since (by any process)."""
+        if self._facets is None or \
+                self._facets.generation != self.library.photos_generation():
+            self._facets = Facets.read(self.library)
+        return self._facets
+
     def _allowed(self, folder: str | None, tags: list[str]) -> set[int] | None:
-        return filters.allowed_ids(self.library, SearchQuery(
-            tags=list(tags), folders=[folder] if folder is not None else []))
+        ids = self.index.ids
+        mask = filters.allowed_mask(self.library, SearchQuery(
+            tags=list(tags), folders=[folder] if folder is not None else []), ids,
+            self.facets)
+        return None if mask is None else set(ids[mask].tolist())
 
     def query_vector(self, parsed: SearchQuery) -> np.ndarray:
         """The ranking vector: positive phrases added, NOT phrases subtracted."""
@@ -131,11 +144,11 @@ class Searcher:
         if folder is not None:
             parsed.folders.append(folder)
         parsed.tags += list(tags or [])
-        allowed = filters.allowed_ids(self.library, parsed)
         self.index.refresh(self.library)
         ids = self.index.ids
-        mask = np.ones(len(ids), dtype=bool) if allowed is None \
-            else np.isin(ids, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
+        mask = filters.allowed_mask(self.library, parsed, ids, self.facets)
+        if mask is None:
+            mask = np.ones(len(ids), dtype=bool)
         if parsed.duplicate:
             mask &= np.isin(ids, np.fromiter(self._duplicate_ids(mask), dtype=np.int64))
         if not parsed.has_text:
@@ -250,26 +263,32 @@ class Searcher:
     # -- helpers ------------------------------------------------------------------------
     def _listing(self, parsed: SearchQuery, candidates: np.ndarray, limit: int | None,
                  explain: bool) -> SearchAnswer:
-        """A query without positive text: its candidates, newest first."""
-        wanted = set(candidates.tolist())
-        rows = filters.indexed_by_date(self.library, wanted)
-        rows = rows[:limit] if limit is not None else rows
+        """A query without positive text: its indexed candidates, newest first (then by
+        path; photos without a date last)."""
+        facets = self.facets()
+        rows, held = facets.positions(candidates)
+        rows = rows[held]
+        dates = facets.dates[rows]
+        order = np.lexsort((facets.path_order[rows], -dates, dates < 0))
+        order = order[:limit] if limit is not None else order
+        chosen = facets.ids[rows[order]].tolist()
+        paths = self.library.photos_by_ids(chosen)
         explanations = {}
-        if explain and rows:
-            chosen = [pid for pid, _ in rows]
+        if explain and chosen:
             vectors = self.texts.vectors(parsed.negative) if parsed.negative else {}
             scale, bias = self.texts.scale_bias() if parsed.negative else (1.0, 0.0)
             explanations = self._explain(parsed, chosen, self.index.vectors_of(
                 np.asarray(chosen, dtype=np.int64)), vectors, scale, bias)
-        results = [SearchResult(pid, path, 1.0, None, explanations.get(pid))
-                   for pid, path in rows]
-        return SearchAnswer(parsed, results, len(wanted), 0, 0, None)
+        results = [SearchResult(pid, paths[pid].path, 1.0, None, explanations.get(pid))
+                   for pid in chosen if pid in paths]
+        return SearchAnswer(parsed, results, len(rows), 0, 0, None)
 
     def _by_date(self, ids: np.ndarray, positions: np.ndarray) -> np.ndarray:
-        dates = filters.photo_dates(self.library, ids[positions].tolist())
-        order = sorted(range(len(positions)),
-                       key=lambda k: dates.get(int(ids[positions[k]]), ""), reverse=True)
-        return positions[order] if len(positions) else positions
+        """`positions` newest first; equal dates keep their order, undated photos last."""
+        facets = self.facets()
+        rows, held = facets.positions(ids[positions])
+        dates = np.where(held, facets.dates[rows], -1)
+        return positions[np.argsort(-dates, kind="stable")]
 
     def _duplicate_ids(self, mask: np.ndarray) -> set[int]:
         """Candidates with a near-duplicate; the whole library's set is kept per vector

@@ -178,6 +178,11 @@ class Library:
         """Bumped on every vector change, so in-memory copies know when to reload."""
         return int(self.get_meta("vectors_generation") or 0)
 
+    def photos_generation(self) -> int:
+        """Moves whenever a photo row is added, removed, moved, indexed or re-dated (kept by
+        the schema's triggers, so other processes' changes count too)."""
+        return int(self.get_meta("photos_generation") or 0)
+
     def _bump_generation(self) -> None:
         self.conn.execute(
             "INSERT INTO meta(key, value) VALUES ('vectors_generation', '1') "

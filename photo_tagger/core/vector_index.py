@@ -30,6 +30,9 @@ FAISS_MIN_PHOTOS = 50_000
 # Vectors written or dropped since the saved index above which it is rebuilt rather than
 # patched (reading one vector through vec0's SQL costs ~1 ms).
 PATCH_MAX_CHANGES = 5_000
+# The flat scan's `within` first asks for this many nearest photos (see
+# FaissBackend._within_by_nearest); a query matching more asks again for 8× as many.
+WITHIN_FIRST = 1024
 # Recall@50 the IVF search must reach on the library's own vectors at build time; where no
 # nprobe reaches it (vectors without structure, e.g. uniform random), a flat 8-bit scan.
 TARGET_RECALL = 0.95
@@ -209,14 +212,27 @@ class FaissBackend:
         probes twice its calibrated lists, so matches near a list's border are kept)."""
         if len(self.ids) == 0:
             return np.zeros(0, dtype=np.int64)
-        faiss = _faiss()
-        params = faiss.SearchParametersIVF(nprobe=min(self.index.nlist, 2 * self.nprobe)) \
-            if self.is_ivf else None
         query = np.ascontiguousarray(query[None, :], dtype=np.float32)
+        if not self.is_ivf:
+            return self._within_by_nearest(query, cosine)
+        faiss = _faiss()
+        params = faiss.SearchParametersIVF(nprobe=min(self.index.nlist, 2 * self.nprobe))
         # range_search keeps scores above the radius; the cutoff is "at least".
         _, _, found = self.index.range_search(query, float(np.nextafter(
             np.float32(cosine), np.float32(-np.inf))), params=params)
         return np.asarray(found, dtype=np.int64)
+
+    def _within_by_nearest(self, query: np.ndarray, cosine: float) -> np.ndarray:
+        """The flat scan's `within`: FAISS's range search over 8-bit codes skips its SIMD
+        path (73 ms at 100k against 7 ms for a top-1000), so ask for the nearest
+        WITHIN_FIRST and grow the count until the last one falls below the cutoff."""
+        count = min(len(self.ids), WITHIN_FIRST)
+        while True:
+            scores, found = self.index.search(query, count)
+            keep = (scores[0] >= np.float32(cosine)) & (found[0] >= 0)
+            if not keep[-1] or count == len(self.ids):
+                return np.asarray(found[0][keep], dtype=np.int64)
+            count = min(len(self.ids), count * 8)
 
     def vectors_of(self, ids: np.ndarray) -> np.ndarray:
         """The decoded 8-bit vectors of `ids` (all held), row for row."""
