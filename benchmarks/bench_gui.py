@@ -3,11 +3,16 @@ event loop's longest stall while the service indexes camera photos. The library 
 holds `--library-size` photos (default 100k), as a user's would.
 
     .venv/bin/python -m benchmarks.bench_gui            # offscreen, or Xvfb when DISPLAY is set
+    .venv/bin/python -m benchmarks.bench_gui --library-size 1000000 --runs 1
+
+The library is seeded once, with the search index a previous session would have saved beside
+it, and every run starts the app on it again, as a user does.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -48,6 +53,11 @@ def child(mode: str, home: str, model: str, folder: str | None) -> None:
         done["search"] = True
 
     bridge.model_ready.connect(on_ready)
+    beat = [time.monotonic()]
+    if mode == "responsiveness" and os.environ.get("BENCH_GUI_STACKS"):
+        watch_stalls(beat)
+        for name in ("show_results", "refresh_sidebar", "_refresh_after_change"):
+            timed(window, name)
     if mode == "responsiveness":
         clock = QElapsedTimer()
         clock.start()
@@ -58,6 +68,7 @@ def child(mode: str, home: str, model: str, folder: str | None) -> None:
             # Stalls after the model is ready are indexing; before, loading the model.
             (gaps if "model_ready" in marks else load_gaps).append(now - last[0])
             last[0] = now
+            beat[0] = time.monotonic()
 
         timer = QTimer()
         timer.setInterval(5)
@@ -85,33 +96,103 @@ def child(mode: str, home: str, model: str, folder: str | None) -> None:
     os._exit(0)
 
 
+def timed(owner: object, name: str) -> None:
+    """Print each call of `owner.name` over 20 ms to stderr (BENCH_GUI_STACKS=1)."""
+    original = getattr(owner, name)
+
+    def call(*args: object, **kwargs: object) -> object:
+        started = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            took = time.perf_counter() - started
+            if took > 0.02:
+                print(f"SLOW {name}: {took * 1000:.0f} ms", file=sys.stderr)
+
+    setattr(owner, name, call)
+
+
+def watch_stalls(beat: list[float], over_s: float = 0.04) -> None:
+    """With BENCH_GUI_STACKS=1: print every thread's stack to stderr whenever the window's
+    timer is late by more than `over_s`, and each garbage collection over 20 ms, to find
+    what held it. A thread holding the GIL is seen right after it lets go."""
+    import gc
+    import threading
+    import traceback
+
+    names = {}
+    collecting = [0.0]
+
+    def collection(phase: str, info: dict) -> None:
+        if phase == "start":
+            collecting[0] = time.perf_counter()
+        elif time.perf_counter() - collecting[0] > 0.02:
+            print(f"GC generation {info['generation']} took "
+                  f"{(time.perf_counter() - collecting[0]) * 1000:.0f} ms on "
+                  f"{threading.current_thread().name}, {info['collected']} collected",
+                  file=sys.stderr)
+
+    gc.callbacks.append(collection)
+
+    def watch() -> None:
+        reported = 0.0
+        while True:
+            time.sleep(0.01)
+            late = time.monotonic() - beat[0]
+            if late > over_s and beat[0] != reported:
+                reported = beat[0]
+                names.update({t.ident: t.name for t in threading.enumerate()})
+                lines = [f"STALL {late * 1000:.0f} ms so far"]
+                for ident, frame in sys._current_frames().items():
+                    if ident != threading.get_ident():
+                        lines.append(f"-- {names.get(ident, ident)}")
+                        lines += traceback.format_stack(frame)[-6:]
+                print("\n".join(lines), file=sys.stderr)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def seed_library(home: str, model: Path, count: int) -> None:
     """A library that already holds `count` photos, so the grid, the sidebar and the
     listing refreshed while indexing are as big as a user's."""
     import numpy as np
 
     from photo_tagger.core.store import Library
+    from photo_tagger.core.vector_index import VectorIndex
     from photo_tagger.paths import library_path
 
     library = Library(library_path(Path(home)))
     fill_library(library, count, 768, np.random.default_rng(0), model_id=str(model),
                  root="/not-plugged-in/Pictures")
+    index = VectorIndex()
+    index.refresh(library)  # a large library's FAISS file, saved as the app saves it
+    index.save()
     library.close()
 
 
-def run_child(mode: str, model: Path, folder: Path | None = None,
-              library_size: int = 0) -> dict:
+def forget_folder(home: str, folder: Path) -> None:
+    from photo_tagger.core.store import Library
+    from photo_tagger.paths import library_path
+
+    with Library(library_path(Path(home))) as library:
+        known = library.folder_by_path(str(folder))
+        if known is not None:
+            library.remove_folder(known.id)
+
+
+def run_child(mode: str, home: str, model: Path, folder: Path | None = None) -> dict:
     env = dict(os.environ)
     env.setdefault("QT_QPA_PLATFORM", "offscreen" if not env.get("DISPLAY") else "xcb")
-    with tempfile.TemporaryDirectory() as home:
-        if library_size:
-            seed_library(home, model, library_size)
-        started = time.time()
-        output = subprocess.run(
-            [sys.executable, "-m", "benchmarks.bench_gui", CHILD, mode, home, str(model),
-             str(folder or "")], capture_output=True, text=True, env=env, timeout=1200,
-            cwd=Path(__file__).parent.parent).stdout
-    result = json.loads(output.strip().splitlines()[-1])
+    started = time.time()
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_gui", CHILD, mode, home, str(model),
+         str(folder or "")], capture_output=True, text=True, env=env, timeout=1200,
+        cwd=Path(__file__).parent.parent)
+    if os.environ.get("BENCH_GUI_STACKS"):
+        print(completed.stderr[-20000:], file=sys.stderr)
+    if completed.returncode:
+        sys.exit(f"The app failed:\n{completed.stderr[-4000:]}")
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
     result["started"] = started
     return result
 
@@ -125,19 +206,33 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=24)
     parser.add_argument("--library-size", type=int, default=100_000,
                         help="photos already in the library while the new ones are indexed")
+    parser.add_argument("--runs", type=int, default=3, help="start-up runs")
+    parser.add_argument("--home", help="keep the seeded library here and reuse it next time "
+                        "(the indexing run adds the camera photos to it)")
     args = parser.parse_args()
     print(f"machine: {machine()}")
     model = build_model(args.model)
     subprocess.run([sys.executable, "-c", "import torch, transformers, PySide6.QtWidgets"],
                    check=True)  # warm disk cache, as the goal says
-    for attempt in range(3):
-        result = run_child("startup", model, library_size=args.library_size)
-        marks, started = result["marks"], result["started"]
-        print(f"start-up {attempt + 1}: window visible after {marks['visible'] - started:.2f} s;"
-              f" model ready after {marks['model_ready'] - started:.2f} s; first search "
-              f"{marks['first_search'] - marks['model_ready']:.2f} s after the model")
-    folder = camera_jpegs(args.photos)
-    result = run_child("responsiveness", model, folder, args.library_size)
+    with contextlib.ExitStack() as stack:
+        home = args.home or stack.enter_context(tempfile.TemporaryDirectory())
+        if not (Path(home) / "library.db").exists():
+            Path(home).mkdir(parents=True, exist_ok=True)
+            started = time.monotonic()
+            if args.library_size:
+                seed_library(home, model, args.library_size)
+            print(f"library of {args.library_size:,} photos seeded in "
+                  f"{time.monotonic() - started:.0f} s")
+        for attempt in range(args.runs):
+            result = run_child("startup", home, model)
+            marks, started = result["marks"], result["started"]
+            print(f"start-up {attempt + 1}: window visible after "
+                  f"{marks['visible'] - started:.2f} s; model ready after "
+                  f"{marks['model_ready'] - started:.2f} s; first search "
+                  f"{marks['first_search'] - marks['model_ready']:.2f} s after the model")
+        folder = camera_jpegs(args.photos)
+        result = run_child("responsiveness", home, model, folder)
+        forget_folder(home, folder)  # a kept library indexes the camera photos again next time
     count = len(list(folder.glob("IMG_*.jpg")))
     for what, key in [("while loading the model", "load_gaps_ms"),
                       (f"while indexing {count} camera photos into a library of "

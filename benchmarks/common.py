@@ -3,6 +3,7 @@ is the same as with the real weights) and camera-size JPEGs with EXIF."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import time
@@ -95,8 +96,8 @@ def fill_library(library, count: int, dim: int, rng: np.random.Generator, *,
             library.conn.executemany(
                 "INSERT INTO photos(id, path, folder_id, size, mtime, content_hash, status) "
                 "VALUES (?, ?, ?, 1, 1, ?, 'indexed')",
-                [(start + i + 1, f"{root}/{start + i:07d}.jpg", folder.id, f"h{start + i}")
-                 for i in range(n)])
+                [(start + i + 1, f"{root}/{start + i:07d}.jpg", folder.id,
+                  hashlib.sha256(b"%d" % (start + i)).hexdigest()) for i in range(n)])
             library.conn.executemany(
                 "INSERT INTO photo_vectors(photo_id, embedding) VALUES (?, ?)",
                 [(start + i + 1, serialize_float32(vectors[i])) for i in range(n)])

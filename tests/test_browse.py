@@ -50,6 +50,30 @@ def test_no_query_lists_the_indexed_photos_of_the_chosen_folder(indexed) -> None
     assert [r.path for r in in_trip.run(library)] == [str(trip / "green.png")]
 
 
+def test_a_big_listing_keeps_no_object_per_photo(library: Library) -> None:
+    """A million result objects kept alive made each full garbage collection hold the
+    window for up to 0.2 s: a listing is two columns, its rows made when asked for."""
+    import gc
+
+    library.set_model("test-model", 4)
+    folder = library.add_folder(Path("/photos"))
+    count = 20_000
+    with library.transaction():
+        library.conn.executemany(
+            "INSERT INTO photos(path, folder_id, size, mtime, content_hash, status, taken_at) "
+            "VALUES (?, ?, 1, 1, ?, 'indexed', ?)",
+            [(f"/photos/{n:05d}.jpg", folder.id, f"{n:040x}", f"2024-01-01T00:00:{n % 60:02d}")
+             for n in range(count)])
+    gc.collect()
+    before = len(gc.get_objects())
+    rows = Listing(1, None).run(library)
+    gc.collect()
+    assert len(gc.get_objects()) - before < 100
+    assert len(rows) == count
+    assert [(r.photo_id, r.path) for r in rows[:3]] == library.indexed_photos()[:3]
+    assert rows[-1] == SearchResult(*library.indexed_photos()[-1], 1.0)
+
+
 def test_text_and_tag_become_a_search_the_searcher_answers(indexed) -> None:
     library, searcher, home, _ = indexed
     label_api.tag_photo(library, home / "blue.png", "Lieblingsfoto")

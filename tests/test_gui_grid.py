@@ -14,7 +14,7 @@ from PySide6.QtCore import QSize, Qt  # noqa: E402
 from PySide6.QtGui import QColor, QPixmap  # noqa: E402
 
 from photo_tagger.core.search import SearchResult  # noqa: E402
-from photo_tagger.gui.models import PhotoListModel  # noqa: E402
+from photo_tagger.gui.models import PathRole, PhotoIdRole, PhotoListModel  # noqa: E402
 from photo_tagger.gui.thumbnails import ThumbnailLoader  # noqa: E402
 from photo_tagger.gui.widgets import FittedPixmaps, PhotoGrid  # noqa: E402
 from photos import solid  # noqa: E402
@@ -35,6 +35,23 @@ def shown_grid(qtbot, loader: ThumbnailLoader, width: int, height: int
     grid.resize(width, height)
     grid.show()
     return grid, model
+
+
+def test_a_listing_shows_from_its_columns_and_keeps_the_users_place(qapp) -> None:
+    from array import array
+
+    from photo_tagger.core.browse import PhotoRows
+
+    model = PhotoListModel()
+    paths = [f"/photos/{n:06d}.jpg" for n in range(50_000)]
+    model.set_results(PhotoRows(array("q", range(1, 50_001)), paths))
+    assert model.rowCount() == 50_000
+    assert model.index(49_999, 0).data(PathRole) == paths[-1]
+    assert model.index(7, 0).data(PhotoIdRole) == 8
+    assert model.result(3) == SearchResult(4, paths[3], 1.0)
+    assert model.rows_of_paths([paths[40_000], None, "/gone.jpg"]) == {paths[40_000]: 40_000}
+    many = paths[100:120]  # a selection: found in one scan
+    assert model.rows_of_paths(many) == {path: 100 + i for i, path in enumerate(many)}
 
 
 def test_a_fitted_thumbnail_is_made_once_per_size(qapp) -> None:

@@ -248,6 +248,24 @@ def test_known_hashes_stay_compact_as_photos_are_added(library: Library) -> None
     assert digest_of(-1) not in known
 
 
+def test_a_content_hash_that_is_not_hex_does_not_stop_indexing(
+        library: Library, fixres_model: Path, tmp_path: Path) -> None:
+    """A row written by another tool (or an old benchmark) once stopped every later run at
+    the first hash it could not parse."""
+    elsewhere = library.add_folder(tmp_path / "elsewhere")
+    with library.transaction():
+        library.conn.execute(
+            "INSERT INTO photos(path, folder_id, size, mtime, content_hash, status) "
+            "VALUES (?, ?, 1, 1, 'not-hex', 'indexed')",
+            (str(tmp_path / "elsewhere" / "x.jpg"), elsewhere.id))
+    folder = tmp_path / "p"
+    folder.mkdir()
+    photos.solid(folder / "a.png", (200, 0, 0))
+    summary = Indexer(library, str(fixres_model)).index_folders([folder])
+    assert summary.indexed == 1
+    assert library.photo_by_path(str(folder / "a.png")).status == "indexed"
+
+
 def test_a_file_deleted_during_the_run_is_dropped_not_skipped(
         library: Library, fixres_model: Path, tmp_path: Path) -> None:
     from photo_tagger.config import DECODE_AHEAD

@@ -5,8 +5,11 @@ sends the query it gets to the service."""
 from __future__ import annotations
 
 import re
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
 from photo_tagger.config import SEARCH_LIMIT
 from photo_tagger.core import albums
@@ -40,6 +43,30 @@ class Filters:
         return text
 
 
+class PhotoRows(Sequence[SearchResult]):
+    """A listing's rows as two columns, each row's `SearchResult` made when it is asked for
+    (the grid asks only for the rows it paints). A million result objects kept alive made
+    each of the collector's full passes, on whichever thread, hold the window for up to
+    0.2 s; strings and an int array are not scanned at all."""
+
+    def __init__(self, ids: array[int], paths: list[str]) -> None:
+        self.ids = ids
+        self.paths = paths
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    @overload
+    def __getitem__(self, index: int) -> SearchResult: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[SearchResult]: ...
+
+    def __getitem__(self, index: int | slice) -> SearchResult | list[SearchResult]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return SearchResult(self.ids[index], self.paths[index], 1.0)
+
+
 @dataclass(frozen=True)
 class Listing:
     """No query: every indexed photo (of a folder), newest first; read without the model."""
@@ -47,9 +74,9 @@ class Listing:
     request: int
     folder: str | None
 
-    def run(self, library: Library) -> list[SearchResult]:
+    def run(self, library: Library) -> PhotoRows:
         """Runs on the reading thread."""
-        return [SearchResult(i, p, 1.0) for i, p in library.indexed_photos(self.folder)]
+        return PhotoRows(*library.indexed_photo_columns(self.folder))
 
 
 @dataclass(frozen=True)
@@ -80,7 +107,7 @@ Query = Listing | TextSearch | SimilarSearch
 class Answer:
     """A query's results as the grid should show them."""
 
-    results: list[SearchResult]
+    results: Sequence[SearchResult]  # a search's list, or a listing's `PhotoRows`
     keep_place: bool  # a refresh while indexing: the user's place stays where it was
     error: str | None  # for the status bar; the grid then shows nothing
     found: SearchAnswer | None = None  # a search's counts: matches, weaker, cutoff
@@ -105,7 +132,7 @@ class SidebarCounts:
         tag_counts = library.tag_counts()
         all_tags = sorted(tag_counts)
         if folder is not None:
-            in_folder = {photo_id for photo_id, _ in library.indexed_photos(folder)}
+            in_folder = set(library.indexed_photo_columns(folder)[0])
             tag_counts = {tag: count for tag in all_tags
                           if (count := len(library.photo_ids_with_tags([tag]) & in_folder))}
         tags = sorted(tag_counts.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -241,7 +268,7 @@ class BrowseController:
                               self.everything)
         return Listing(self._request, filters.folder)
 
-    def answer(self, request: int, results: list[SearchResult] | SearchAnswer | None,
+    def answer(self, request: int, results: Sequence[SearchResult] | SearchAnswer | None,
                error: BaseException | None) -> Answer | None:
         """How to show a query's answer, or None when a newer query replaced it."""
         if request != self._request:

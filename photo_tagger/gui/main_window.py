@@ -7,6 +7,7 @@ import html
 import itertools
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -543,7 +544,8 @@ class MainWindow(QMainWindow):
         self._send(self.browse.query(self.filters(), refresh=refresh))
 
     def _send(self, query: Query) -> None:
-        def answered(results: list[SearchResult] | None, error: BaseException | None) -> None:
+        def answered(results: Sequence[SearchResult] | None,
+                     error: BaseException | None) -> None:
             self.show_results(query.request, results, error)
 
         if isinstance(query, SimilarSearch):
@@ -554,7 +556,8 @@ class MainWindow(QMainWindow):
         elif isinstance(query, Listing):
             self.bridge.read(query.run, answered)
 
-    def show_results(self, request: int, results: list[SearchResult] | SearchAnswer | None,
+    def show_results(self, request: int,
+                     results: Sequence[SearchResult] | SearchAnswer | None,
                      error: BaseException | None) -> None:
         """Show the answer to query number `request`, unless a newer query replaced it."""
         answer = self.browse.answer(request, results, error)

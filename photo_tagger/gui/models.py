@@ -3,6 +3,7 @@ labels table and the duplicate groups. Thin adapters; no queries of their own.""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QPixmap
 
-from photo_tagger.core.browse import plural, probability_text
+from photo_tagger.core.browse import PhotoRows, plural, probability_text
 from photo_tagger.core.labels import LabelInfo
 from photo_tagger.core.search import SearchResult
 from photo_tagger.core.store import Folder
@@ -52,7 +53,7 @@ class PhotoListModel(QStringListModel):
     def __init__(self, loader: ThumbnailLoader | None = None,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._rows: list[SearchResult] = []
+        self._rows: Sequence[SearchResult] = []
         # Rows whose thumbnail was asked for, to find them when it arrives. Only painted rows
         # land here, so replacing 500k rows costs no index of all of them on the GUI thread.
         self._asked: dict[str, int] = {}
@@ -62,9 +63,11 @@ class PhotoListModel(QStringListModel):
             loader.failed.connect(self._thumbnail_ready)
 
     def set_results(self, rows: Sequence[SearchResult]) -> None:
+        """Show `rows`, which the model keeps (callers hand over a fresh sequence): a
+        listing's `PhotoRows` stay two columns, never a million objects."""
         if self.loader is not None:
             self.loader.drop_queued()
-        self._rows = list(rows)
+        self._rows = rows
         self._asked = {}
         self.setStringList([""] * len(self._rows))  # resets the model, as one reset
 
@@ -92,11 +95,18 @@ class PhotoListModel(QStringListModel):
         no index of every row is kept."""
         wanted = {path for path in paths if path is not None}
         found: dict[str, int] = {}
-        for row, result in enumerate(self._rows):
+        column = (self._rows.paths if isinstance(self._rows, PhotoRows)
+                  else [result.path for result in self._rows])
+        if len(wanted) <= 8:  # the usual case: the current photo and the top-left one
+            for path in wanted:
+                with contextlib.suppress(ValueError):  # not shown any more
+                    found[path] = column.index(path)  # a scan in C: 5 ms for 1M rows
+            return found
+        for row, path in enumerate(column):
             if len(found) == len(wanted):
                 break
-            if result.path in wanted:
-                found.setdefault(result.path, row)
+            if path in wanted:
+                found.setdefault(path, row)
         return found
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
