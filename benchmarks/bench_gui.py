@@ -34,6 +34,8 @@ def child(mode: str, home: str, model: str, folder: str | None) -> None:
 
     from photo_tagger.gui.app import create_main_window, ensure_application
 
+    if mode == "responsiveness" and os.environ.get("BENCH_GUI_STACKS"):
+        timed_events_application()
     app = ensure_application()
     window = create_main_window(Path(home), model)
     window.show()
@@ -94,6 +96,27 @@ def child(mode: str, home: str, model: str, folder: str | None) -> None:
     print(json.dumps({"marks": marks, "gaps_ms": gaps, "load_gaps_ms": load_gaps}))
     sys.stdout.flush()
     os._exit(0)
+
+
+def timed_events_application() -> None:
+    """With BENCH_GUI_STACKS=1: an application that prints each event over 30 ms, with its
+    receiver, to stderr (slows every event a little: for finding stalls, not for figures)."""
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtWidgets import QApplication
+
+    class TimedApplication(QApplication):
+        def notify(self, receiver: QObject, event: QEvent) -> bool:  # noqa: N802
+            started = time.perf_counter()
+            kind = event.type()
+            try:
+                return super().notify(receiver, event)
+            finally:
+                took = time.perf_counter() - started
+                if took > 0.03:
+                    print(f"SLOW event {kind.name} to {type(receiver).__name__} "
+                          f"{receiver.objectName()}: {took * 1000:.0f} ms", file=sys.stderr)
+
+    TimedApplication(sys.argv[:1])
 
 
 def timed(owner: object, name: str) -> None:

@@ -54,6 +54,45 @@ def test_a_listing_shows_from_its_columns_and_keeps_the_users_place(qapp) -> Non
     assert model.rows_of_paths(many) == {path: 100 + i for i, path in enumerate(many)}
 
 
+def test_a_long_row_list_is_counted_in_over_turns_and_newer_rows_win(qtbot) -> None:
+    """Handing Qt a million row strings at once held the window for 60-90 ms: a long list
+    is built beside the shown rows a slice per turn, then swapped in."""
+    model = PhotoListModel()
+    model.BUILD_SLICE = 1000
+    calls: list[str] = []
+    model.set_results([SearchResult(1, "/a.jpg", 0.5)], lambda: calls.append("small"))
+    assert calls == ["small"] and model.rowCount() == 1  # short: at once
+    long_rows = [SearchResult(n, f"/p/{n}.jpg", 0.1) for n in range(5500)]
+    model.set_results(long_rows, lambda: calls.append("long"))
+    assert model.is_building() and model.rowCount() == 1  # the old row stays meanwhile
+    assert model.index(0, 0).data(PathRole) == "/a.jpg"
+    qtbot.waitUntil(lambda: not model.is_building(), timeout=10_000)
+    assert calls == ["small", "long"] and model.rowCount() == 5500
+    assert model.index(5499, 0).data(PathRole) == "/p/5499.jpg"
+    # Replaced while it is being built: the newer rows are shown, the older never.
+    model.set_results(long_rows[:3000], lambda: calls.append("replaced"))
+    model.set_results(long_rows[:2], lambda: calls.append("newest"))
+    qtbot.waitUntil(lambda: not model.is_building(), timeout=10_000)
+    qtbot.wait(50)
+    assert calls[2:] == ["newest"] and model.rowCount() == 2
+
+
+def test_the_grid_lays_tiles_out_in_rows_that_wrap(qtbot, tmp_path: Path) -> None:
+    loader = ThumbnailLoader(tmp_path / "thumbs")
+    grid, model = shown_grid(qtbot, loader, 800, 600)
+    try:
+        model.set_results([SearchResult(i, f"/nowhere/{i}.jpg", 0.0) for i in range(40)])
+        qtbot.waitUntil(lambda: grid.visualRect(model.index(39, 0)).isValid())
+        first, second = (grid.visualRect(model.index(row, 0)) for row in (0, 1))
+        assert second.top() == first.top() and second.left() > first.right()
+        per_row = sum(1 for row in range(40)
+                      if grid.visualRect(model.index(row, 0)).top() == first.top())
+        below = grid.visualRect(model.index(per_row, 0))
+        assert 3 <= per_row < 40 and below.left() == first.left() and below.top() > first.top()
+    finally:
+        loader.shutdown()
+
+
 def test_a_fitted_thumbnail_is_made_once_per_size(qapp) -> None:
     fitted = FittedPixmaps()
     source = pixmap(320, 240)
@@ -105,6 +144,7 @@ def test_the_grid_only_asks_for_visible_thumbnails(qtbot, isolated_home: Path) -
     try:
         model.set_results([SearchResult(i, f"/nowhere/{i:06d}.jpg", 0.0)
                            for i in range(100_000)])
+        qtbot.waitUntil(lambda: not model.is_building())
         qtbot.waitExposed(grid)
         qtbot.waitUntil(lambda: loader.asked_count() > 0)
         asked = loader.asked_count()
@@ -126,6 +166,7 @@ def test_a_row_far_down_is_brought_into_view_once_the_layout_reaches_it(qtbot, t
     try:
         model.set_results([SearchResult(i, f"/nowhere/{i:06d}.jpg", 0.0)
                            for i in range(100_000)])
+        qtbot.waitUntil(lambda: not model.is_building())
         target = model.index(60_000, 0)
         assert not grid.visualRect(target).isValid()  # not laid out yet
         grid.bring_into_view(60_000, grid.ScrollHint.PositionAtTop)

@@ -569,7 +569,19 @@ class MainWindow(QMainWindow):
         # A refresh while indexing keeps the user's place; a new search starts at the top.
         anchor = self.grid.first_visible_path() if answer.keep_place else None
         selected = self.grid.selected_paths()
-        self.photos.set_results(answer.results)
+
+        def shown() -> None:
+            if self._closed:
+                return
+            self._restore_place(current, anchor, selected)
+            self._update_context(len(answer.results))
+
+        self.photos.set_results(answer.results, shown)
+
+    def _restore_place(self, current: str | None, anchor: str | None,
+                       selected: list[str]) -> None:
+        """After the rows were replaced: the current photo, the selection and the top-left
+        photo where they were, as far as the new rows still hold them."""
         rows = self.photos.rows_of_paths([current, anchor, *selected])
         current_row = rows.get(current) if current is not None else None
         if current_row is not None:
@@ -582,7 +594,6 @@ class MainWindow(QMainWindow):
             self.grid.bring_into_view(current_row)
         else:
             self.grid.bring_into_view(0, QAbstractItemView.ScrollHint.PositionAtTop)
-        self._update_context(len(answer.results))
 
     def _reselect_photos(self, rows: list[int]) -> None:
         """Select `rows` again after the rows were replaced: tagging a selection refreshes

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import (
     QAbstractListModel,
     QAbstractTableModel,
+    QIdentityProxyModel,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
     QStringListModel,
     Qt,
+    QTimer,
 )
 from PySide6.QtGui import QPixmap
 
@@ -39,21 +41,27 @@ ProbabilityRole = Qt.ItemDataRole.UserRole + 6  # the badge's text: "97%", or ""
 _INVALID = QModelIndex()
 
 
-class PhotoListModel(QStringListModel):
+class PhotoListModel(QIdentityProxyModel):
     """Rows of photos (search results or a folder listing); thumbnails come from the loader
     as they are painted, so only visible rows cost anything.
 
-    Built on QStringListModel so that the row count and indexes are answered in C++: the
-    view's layout asks for them once or twice per row, and each Python answer needs the
-    GIL, which a busy background thread holds for up to the switch interval. With a Python
-    `rowCount`, laying out 100k rows took over a minute while the model loaded. The string
-    list holds one empty string per row; the rows themselves stay in `_rows`.
+    The row count and indexes are answered in C++: the view's layout asks for them once or
+    twice per row, and each Python answer needs the GIL, which a busy background thread
+    holds for up to the switch interval (with a Python `rowCount`, laying out 100k rows took
+    over a minute while the model loaded). So this is an identity proxy over a
+    QStringListModel holding one empty string per row; the rows themselves stay in `_rows`.
+    A new row list is built beside the shown one, a slice per event-loop turn, and swapped
+    in as one reset: handing Qt a million strings at once held the window for 60–90 ms.
     """
+
+    BUILD_SLICE = 50_000  # empty strings added per turn: a few ms
 
     def __init__(self, loader: ThumbnailLoader | None = None,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._rows: Sequence[SearchResult] = []
+        self.setSourceModel(QStringListModel(self))
+        self._building: _RowBuild | None = None
         # Rows whose thumbnail was asked for, to find them when it arrives. Only painted rows
         # land here, so replacing 500k rows costs no index of all of them on the GUI thread.
         self._asked: dict[str, int] = {}
@@ -62,14 +70,42 @@ class PhotoListModel(QStringListModel):
             loader.ready.connect(self._thumbnail_ready)
             loader.failed.connect(self._thumbnail_ready)
 
-    def set_results(self, rows: Sequence[SearchResult]) -> None:
-        """Show `rows`, which the model keeps (callers hand over a fresh sequence): a
-        listing's `PhotoRows` stay two columns, never a million objects."""
+    def set_results(self, rows: Sequence[SearchResult],
+                    shown: Callable[[], None] | None = None) -> None:
+        """Show `rows`, which the model keeps (callers hand over a fresh sequence: a
+        listing's `PhotoRows` stay two columns, never a million objects), then call
+        `shown`. Up to `BUILD_SLICE` rows that is at once; a longer list keeps the rows
+        shown now for the few turns its row count takes, unless newer rows replace it."""
         if self.loader is not None:
             self.loader.drop_queued()
-        self._rows = rows
+        if self._building is not None:
+            self._building.counter.deleteLater()
+        self._building = _RowBuild(QStringListModel(self), rows, shown)
+        self._build_slice(self._building)
+
+    def is_building(self) -> bool:
+        """True while a long row list is still being counted in (tests wait on it)."""
+        return self._building is not None
+
+    def _build_slice(self, build: _RowBuild) -> None:
+        if self._building is not build:
+            return  # replaced by newer rows meanwhile
+        counter = build.counter
+        missing = len(build.rows) - counter.rowCount()
+        # At the front: QList prepends in place, where inserting at the end of a growing
+        # list moves everything after each insert.
+        counter.insertRows(0, min(missing, self.BUILD_SLICE))
+        if counter.rowCount() < len(build.rows):
+            QTimer.singleShot(0, lambda: self._build_slice(build))
+            return
+        self._building = None
+        old = self.sourceModel()
+        self._rows = build.rows
         self._asked = {}
-        self.setStringList([""] * len(self._rows))  # resets the model, as one reset
+        self.setSourceModel(counter)  # one reset
+        old.deleteLater()
+        if build.shown is not None:
+            build.shown()
 
     def insertRows(self, row: int, count: int, parent: AnyIndex = _INVALID) -> bool:  # noqa: N802
         return False  # rows come only from set_results, so `_rows` and the list agree
@@ -146,6 +182,15 @@ class PhotoListModel(QStringListModel):
         if row is not None and row < len(self._rows) and self._rows[row].path == path:
             index = self.index(row, 0)
             self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
+
+
+@dataclass
+class _RowBuild:
+    """A row list being counted in for `PhotoListModel.set_results`."""
+
+    counter: QStringListModel
+    rows: Sequence[SearchResult]
+    shown: Callable[[], None] | None
 
 
 @dataclass(frozen=True)
