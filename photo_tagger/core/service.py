@@ -418,6 +418,11 @@ class IndexingService:
             self._emit(ErrorReported(f"{type(error).__name__}: {error}"))
         if self._watcher is not None:
             self._watcher.stop()
+        if self.searcher is not None:
+            try:  # a patched index not written yet: the next start maps it instead
+                self.searcher.index.save()
+            except Exception as exc:  # the library itself is intact: it is rebuilt then
+                log.warning("The search index was not saved: %s", exc)
         if self.library is not None:
             self.library.close()
         for item in left:  # callers waiting on an answer get one
@@ -428,7 +433,20 @@ class IndexingService:
         self._set_state("stopped")
 
     def _waiting(self, paused: bool) -> None:
+        self._keep_index_current()
         self._set_state("paused" if paused else "idle")
+
+    def _keep_index_current(self) -> None:
+        """Once the queue is empty, bring a held FAISS index up to what was indexed (it
+        writes itself back at most every 30 s): the next search, and the next start, then
+        find it current instead of patching it first (5-7 s at 1M photos)."""
+        if self.searcher is None or self.library is None \
+                or self.searcher.index.kind == "exact":
+            return
+        try:
+            self.searcher.index.refresh(self.library)
+        except Exception as exc:  # only a head start: the next search refreshes it anyway
+            log.warning("The search index was not brought up to date: %s", exc)
 
     def _run_priority(self, item: WorkItem) -> None:
         assert isinstance(item, Job), "only jobs jump the queue"

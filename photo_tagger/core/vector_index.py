@@ -253,12 +253,13 @@ class FaissBackend:
         assert not self.mapped, "a mapped index is read-only: patch an owned copy"
         order = np.argsort(ids)
         ids, sums = ids[order], sums[order]
-        old = dict(zip(self.ids.tolist(), self.sums.tolist(), strict=True))
-        new = dict(zip(ids.tolist(), sums.tolist(), strict=True))
-        gone = [i for i, s in old.items() if new.get(i) != s]
-        came = [i for i, s in new.items() if old.get(i) != s]
-        if gone:
-            self.index.remove_ids(np.array(gone, dtype=np.int64))
+        # Sorted arrays, not dicts: two million-entry dicts took 1.5 s at 1M photos.
+        kept_old = _same_in(self.ids, self.sums, ids, sums)
+        kept_new = _same_in(ids, sums, self.ids, self.sums)
+        gone = self.ids[~kept_old]
+        came = ids[~kept_new].tolist()
+        if len(gone):
+            self.index.remove_ids(np.ascontiguousarray(gone, dtype=np.int64))
         if came:
             found, vectors = library.vectors_of(came)
             if len(found):
@@ -594,6 +595,17 @@ def _logged_os_error(what: str) -> Iterator[None]:
         yield
     except OSError as exc:
         log.warning("The search %s beside the library was not saved: %s", what, exc)
+
+
+def _same_in(ids: np.ndarray, sums: np.ndarray, other_ids: np.ndarray,
+             other_sums: np.ndarray) -> np.ndarray:
+    """For each of (`ids`, `sums`): whether `other_ids` (sorted) holds the id with the same
+    checksum."""
+    if not len(other_ids):
+        return np.zeros(len(ids), dtype=bool)
+    at = np.minimum(np.searchsorted(other_ids, ids), len(other_ids) - 1)
+    same: np.ndarray = (other_ids[at] == ids) & (other_sums[at] == sums)
+    return same
 
 
 def _changes(backend: FaissBackend, ids: np.ndarray, sums: np.ndarray) -> int:
