@@ -18,6 +18,7 @@ from photo_tagger.core.vector_index import (
     VectorIndex,
     index_path,
     stored_vectors,
+    update_saved_index,
 )
 
 DIM = 96
@@ -225,8 +226,32 @@ def test_vectors_changed_since_the_save_are_found_and_patched(clustered) -> None
         top = index.nearest(fresh[0], 1)[0]
         assert top[0] == ids[3] and top[1] > 0.98
         assert ids[3] not in {i for i, _ in index.nearest(vectors[3], 5)}
+        # A patch waits to be written (the first search after a start does not pay for the
+        # write); the service writes it once idle or closing.
+        assert FaissBackend.load(index_path(library), "test-model").generation \
+            < library.vectors_generation()
+        index.save()
     saved = FaissBackend.load(index_path(library), "test-model")
     assert saved is not None and saved.generation == library.vectors_generation()
+
+
+def test_an_indexing_run_leaves_the_saved_index_current_for_the_next_start(clustered
+                                                                         ) -> None:
+    """`photo-tagger index` does not search, but a large library's saved index must follow
+    what it wrote, or the app's next start patches it before its first search."""
+    library, vectors, ids = clustered
+    VectorIndex(min_faiss=1000).refresh(library)  # the app built and saved it
+    fresh = uniform_vectors(2, DIM, np.random.default_rng(11))
+    with library.transaction():
+        library.save_indexed("/photos/new.jpg", None, size=1, mtime=1.0, content_hash="new",
+                             width=1, height=1, taken_at=None, camera=None, vector=fresh[0])
+    assert not FaissBackend.load(index_path(library), "test-model").is_current(
+        library, library.vectors_generation())
+    assert update_saved_index(library, min_faiss=1000)
+    saved = FaissBackend.load(index_path(library), "test-model", mapped=True)
+    assert saved is not None and saved.is_current(library, library.vectors_generation())
+    assert saved.index.ntotal == len(ids) + 1
+    assert not update_saved_index(library, min_faiss=10_000)  # a small library: no file
 
 
 def test_a_database_changed_behind_the_generation_is_not_trusted(clustered) -> None:

@@ -30,6 +30,7 @@ from photo_tagger.core.switch import (
     needs_background_switch,
     switch_notice,
 )
+from photo_tagger.core.vector_index import update_saved_index
 
 
 class ProgressBar:
@@ -84,6 +85,8 @@ def cmd_index(args: argparse.Namespace) -> int:
             summary = indexer.index_folders(folders)
             if switch_to is not None and not summary.cancelled:
                 switched = _switch(library, switch_to, progress)
+            if summary.indexed or summary.moved or summary.removed or summary.reused:
+                update_saved_index(library)  # the app's next start then maps it at once
             store = vector_store_for(args, library)
             if store is not None:
                 # This desktop writes the folders it indexed (one writer per folder).

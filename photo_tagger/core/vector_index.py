@@ -472,7 +472,10 @@ class VectorIndex:
         self.backend: Backend = _empty_exact()
         self.generation = -1
         self._library: Library | None = None
-        self._saved_at = 0.0
+        # A patch is written back at most every SAVE_INTERVAL_S, counted from start-up: the
+        # first search after a start does not wait for a 0.8 GB write (1 s at 1M photos);
+        # the service writes it once idle or closing. A fresh build is written at once.
+        self._saved_at = time.monotonic()
         self._dirty = False
 
     # The exact backend's arrays, as before (tests and near-duplicate groups use them).
@@ -544,6 +547,7 @@ class VectorIndex:
         if backend is None or changes > PATCH_MAX_CHANGES:
             backend = FaissBackend.build(library, ids, sums)
             self._dirty = True
+            self._saved_at = 0.0  # minutes of work at 1M: not to be lost to a crash
         elif changes:
             backend.apply(library, ids, sums)
             self._dirty = True
@@ -618,6 +622,19 @@ def _changes(backend: FaissBackend, ids: np.ndarray, sums: np.ndarray) -> int:
     in_new = np.isin(backend.ids, ids, assume_unique=True)
     rewritten = int((sums[in_old] != backend.sums[in_new]).sum())
     return int((~in_old).sum()) + int((~in_new).sum()) + rewritten
+
+
+def update_saved_index(library: Library, min_faiss: int = FAISS_MIN_PHOTOS) -> bool:
+    """After changes by a process that does not search (`photo-tagger index`): bring the
+    FAISS file beside a large library up to date, so that the app's next start maps it
+    instead of patching it before its first search (4-8 s at 1M photos). A library
+    without the file is left to the app: building it takes minutes. True when written."""
+    if library.vector_count() < min_faiss or not index_path(library).exists():
+        return False
+    index = VectorIndex(min_faiss)
+    index.refresh(library)
+    index.save()
+    return True
 
 
 def current_faiss(library: Library, min_faiss: int = FAISS_MIN_PHOTOS) -> FaissBackend | None:
