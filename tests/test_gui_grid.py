@@ -93,6 +93,30 @@ def test_the_grid_lays_tiles_out_in_rows_that_wrap(qtbot, tmp_path: Path) -> Non
         loader.shutdown()
 
 
+def test_resizing_the_grid_keeps_the_users_place(qtbot, tmp_path: Path) -> None:
+    """The layout starts over on a resize, and the scroll bar, clamped to the rows laid out
+    so far, put a user deep in a big library back near the top."""
+    loader = ThumbnailLoader(tmp_path / "thumbs")
+    grid, model = shown_grid(qtbot, loader, 900, 600)
+    try:
+        model.set_results([SearchResult(i, f"/nowhere/{i:06d}.jpg", 0.0)
+                           for i in range(20_000)])
+        grid.bring_into_view(12_000, grid.ScrollHint.PositionAtTop)
+        qtbot.waitUntil(lambda: grid.first_visible_path() == "/nowhere/012000.jpg")
+        target = model.index(12_000, 0)
+
+        def near_the_top() -> bool:  # the top-left photo's line is kept: it may rewrap
+            rect = grid.visualRect(target)
+            return rect.isValid() and 0 <= rect.top() < 2 * grid.gridSize().height()
+
+        for width in (910, 1300, 700):  # the same columns, more, fewer
+            grid.resize(width, 600)
+            qtbot.wait(300)
+            qtbot.waitUntil(near_the_top)
+    finally:
+        loader.shutdown()
+
+
 def test_a_fitted_thumbnail_is_made_once_per_size(qapp) -> None:
     fitted = FittedPixmaps()
     source = pixmap(320, 240)

@@ -324,6 +324,12 @@ class PhotoGrid(QListView):
 
     def __init__(self, parent: QWidget | None = None, thumb_size: int = THUMBNAIL_SIZE) -> None:
         super().__init__(parent)
+        self._target: tuple[int, QAbstractItemView.ScrollHint] | None = None
+        self._target_tries = 0
+        self._target_timer = QTimer(self)
+        self._target_timer.setSingleShot(True)
+        self._target_timer.setInterval(30)
+        self._target_timer.timeout.connect(self._place_target)
         # A wrapping list, not IconMode: IconMode files every item in a spatial tree once
         # the layout ends, one pass over all rows that held the window for 50-90 ms at 1M
         # photos. Looks the same: the delegate paints each tile on the grid size.
@@ -346,17 +352,24 @@ class PhotoGrid(QListView):
         self.delegate = PhotoDelegate(self, thumb_size)
         self.setItemDelegate(self.delegate)
         self.set_thumb_size(thumb_size)
-        self._target: tuple[int, QAbstractItemView.ScrollHint] | None = None
-        self._target_tries = 0
-        self._target_timer = QTimer(self)
-        self._target_timer.setSingleShot(True)
-        self._target_timer.setInterval(30)
-        self._target_timer.timeout.connect(self._place_target)
 
     def first_visible_path(self) -> str | None:
         """The photo in the top-left tile: what the user is looking at."""
-        index = self.indexAt(QPoint(self.spacing() + 8, self.spacing() + 8))
+        index = self._top_left_index()
         return str(index.data(PathRole)) if index.isValid() else None
+
+    def _top_left_index(self) -> QModelIndex:
+        return self.indexAt(QPoint(self.spacing() + 8, self.spacing() + 8))
+
+    def doItemsLayout(self) -> None:  # noqa: N802
+        """Lay the tiles out again (a resize, a new thumbnail size) and keep the user's
+        place: the batched layout starts over from the first rows, and the scroll bar,
+        clamped to what is laid out so far, dropped a user deep in a big library back
+        near the top. A pending `bring_into_view` (new rows) has the last word."""
+        top = self._top_left_index() if self._target is None else QModelIndex()
+        super().doItemsLayout()
+        if top.isValid() and top.row() > 0:
+            self.bring_into_view(top.row(), QAbstractItemView.ScrollHint.PositionAtTop)
 
     def bring_into_view(self, row: int, hint: QAbstractItemView.ScrollHint =
                         QAbstractItemView.ScrollHint.EnsureVisible) -> None:
