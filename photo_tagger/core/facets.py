@@ -28,6 +28,16 @@ _DATE_NUMBER_SQL = (
     "|| '00000000000000', 1, 14) AS INTEGER), -1)")
 
 
+def sorted_positions(sorted_ids: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each of `ids`: its position in `sorted_ids`, and whether it is there (where it
+    is not, the position is a valid one to index with, never read as a match)."""
+    if not len(sorted_ids):
+        return np.zeros(len(ids), dtype=np.int64), np.zeros(len(ids), dtype=bool)
+    rows = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+    held: np.ndarray = sorted_ids[rows] == ids
+    return rows, held
+
+
 def date_number(day: str) -> int:
     """'YYYY-MM-DD' (a date filter's bound) as the number its first second has."""
     return int(day.replace("-", "")[:8].ljust(8, "0")) * 1_000_000
@@ -78,9 +88,7 @@ class Facets:
         last array asked about is kept: search asks about the same index ids each query."""
         if self._last is not None and self._last[0] is ids:
             return self._last[1], self._last[2]
-        rows = np.searchsorted(self.ids, ids)
-        rows = np.minimum(rows, max(len(self.ids) - 1, 0))
-        held = self.ids[rows] == ids if len(self.ids) else np.zeros(len(ids), dtype=bool)
+        rows, held = sorted_positions(self.ids, ids)
         rows.flags.writeable = held.flags.writeable = False  # shared with later callers
         self._last = (ids, rows, held)
         return rows, held

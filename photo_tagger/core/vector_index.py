@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from photo_tagger.core.facets import sorted_positions
 from photo_tagger.core.store import Library
 
 log = logging.getLogger(__name__)
@@ -605,10 +606,8 @@ def _same_in(ids: np.ndarray, sums: np.ndarray, other_ids: np.ndarray,
              other_sums: np.ndarray) -> np.ndarray:
     """For each of (`ids`, `sums`): whether `other_ids` (sorted) holds the id with the same
     checksum."""
-    if not len(other_ids):
-        return np.zeros(len(ids), dtype=bool)
-    at = np.minimum(np.searchsorted(other_ids, ids), len(other_ids) - 1)
-    same: np.ndarray = (other_ids[at] == ids) & (other_sums[at] == sums)
+    at, held = sorted_positions(other_ids, ids)
+    same: np.ndarray = held & (other_sums[at] == sums) if len(other_ids) else held
     return same
 
 
